@@ -1,0 +1,91 @@
+# Regenerate everything: `make all` (data, every study, reports); `make test` (test suite).
+# Real file targets: an executed notebook depends on its source notebook, the study.yaml,
+# the raw data and the package sources; a second `make all` with nothing changed runs
+# nothing, and `make -j2` runs studies side by side.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+.SECONDARY:
+MAKEFLAGS += --no-builtin-rules
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+KERNEL := imid-analysis
+ENV_STAMP := $(VENV)/.stamp-env
+KERNEL_STAMP := $(VENV)/.stamp-kernel
+
+STUDIES := $(patsubst data/%/study.yaml,%,$(wildcard data/*/study.yaml))
+# Studies whose demo cohort `make data` generates (a generator in src/analysis/synthetic).
+DEMO_STUDIES := ibd-biologics
+DEMO_RAW := $(foreach s,$(DEMO_STUDIES),data/$(s)/raw/cohort.csv)
+NOTEBOOKS := 01-prepare-cohort 02-describe-cohort
+PKG_SRC := $(shell find src/analysis -name '*.py' -o -name '*.html' 2>/dev/null) pyproject.toml
+SYNTH_SRC := $(wildcard src/analysis/synthetic/*.py) $(wildcard src/analysis/indices/*.py)
+
+STUDY ?= ibd-biologics
+SMOKE ?=
+SEED ?=
+TEST_ARGS ?=
+RUN_FLAGS := $(if $(SMOKE),--smoke) $(if $(SEED),--seed $(SEED))
+
+# raw inputs of a study: the generated demo cohort, or whatever the user put in raw/
+raw_inputs = $(if $(filter $(1),$(DEMO_STUDIES)),data/$(1)/raw/cohort.csv,$(wildcard data/$(1)/raw/*))
+
+.PHONY: help all data study check report test lint kernel env clean distclean
+
+help: ## list the targets
+	@echo "Usage: make <target> [STUDY=name] [SMOKE=1]"
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@echo "Studies: $(STUDIES)"
+
+all: data $(foreach s,$(STUDIES),reports/$(s)/report.html) ## set up, build demo data, run every study, render reports
+
+data: $(DEMO_RAW) ## write the deterministic demo cohorts
+
+study: reports/$(STUDY)/report.html ## run every stage for one study (STUDY=name)
+
+check: $(ENV_STAMP) $(call raw_inputs,$(STUDY)) ## validate one study's raw data against its codebook
+	$(PY) -m analysis check --study $(STUDY)
+
+report: reports/$(STUDY)/report.html ## render one study's report
+
+test: $(KERNEL_STAMP) ## run the whole test suite
+	$(PY) -m pytest -n 2 --dist loadgroup $(TEST_ARGS)
+
+lint: $(ENV_STAMP) ## ruff over the package and tests
+	$(VENV)/bin/ruff check src tests
+
+env: $(ENV_STAMP) ## create .venv and install the package with its dev extras
+kernel: $(KERNEL_STAMP) ## register the Jupyter kernel used by every Papermill run
+
+$(ENV_STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "installing the analysis package and its dependencies into $(VENV) ..."
+	$(PY) -m pip install --disable-pip-version-check -q -e '.[dev]' 2>&1 | { grep -v 'is ignored: it is neither' || true; }
+	@touch $@
+
+$(KERNEL_STAMP): $(ENV_STAMP)
+	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python ($(KERNEL))" >/dev/null
+	@touch $@
+
+$(DEMO_RAW): data/%/raw/cohort.csv: $(SYNTH_SRC) | $(ENV_STAMP)
+	$(PY) -m analysis data --study $*
+
+.SECONDEXPANSION:
+reports/%/notebooks/01-prepare-cohort.ipynb: notebooks/01-prepare-cohort.ipynb data/%/study.yaml $$(call raw_inputs,$$*) $(PKG_SRC) | $(KERNEL_STAMP)
+	$(PY) -m analysis run $< $@ --study $* $(RUN_FLAGS)
+
+reports/%/notebooks/02-describe-cohort.ipynb: notebooks/02-describe-cohort.ipynb reports/%/notebooks/01-prepare-cohort.ipynb $(PKG_SRC) | $(KERNEL_STAMP)
+	$(PY) -m analysis run $< $@ --study $* $(RUN_FLAGS)
+
+reports/%/report.html: $(foreach nb,$(NOTEBOOKS),reports/%/notebooks/$(nb).ipynb)
+	$(PY) -m analysis report --study $*
+
+clean: ## remove generated data and reports (keeps .venv)
+	rm -rf $(foreach s,$(STUDIES),reports/$(s) data/$(s)/processed) $(foreach s,$(DEMO_STUDIES),data/$(s)/raw)
+
+distclean: clean ## also remove .venv
+	rm -rf $(VENV)

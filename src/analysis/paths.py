@@ -1,0 +1,107 @@
+"""Where a study's inputs and outputs live.
+
+Every notebook and command resolves files through :class:`StudyPaths`, so a user who keeps
+the project elsewhere sets ``ANALYSIS_PROJECT_ROOT`` and nothing else changes.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT_ENV = "ANALYSIS_PROJECT_ROOT"
+
+
+def project_root(start: str | os.PathLike | None = None) -> Path:
+    """Return the project folder: ``$ANALYSIS_PROJECT_ROOT``, else the nearest parent with ``data/``.
+
+    Examples
+    --------
+    >>> isinstance(project_root(), Path)
+    True
+    """
+    env = os.environ.get(ROOT_ENV)
+    if env:
+        return Path(env).resolve()
+    here = Path(start or os.getcwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "data").is_dir() and (
+            (folder / "notebooks").is_dir() or (folder / "pyproject.toml").is_file()
+        ):
+            return folder
+    return here
+
+
+@dataclass(frozen=True)
+class StudyPaths:
+    """The folders of one study.
+
+    Examples
+    --------
+    >>> p = StudyPaths("ibd-biologics", root=Path("/tmp/project"))
+    >>> p.tables.as_posix()
+    '/tmp/project/reports/ibd-biologics/tables'
+    """
+
+    study: str
+    root: Path
+
+    @property
+    def folder(self) -> Path:
+        return self.root / "data" / self.study
+
+    @property
+    def study_yaml(self) -> Path:
+        return self.folder / "study.yaml"
+
+    @property
+    def raw(self) -> Path:
+        return self.folder / "raw"
+
+    @property
+    def processed(self) -> Path:
+        return self.folder / "processed"
+
+    @property
+    def processed_cohort(self) -> Path:
+        return self.processed / "cohort.parquet"
+
+    @property
+    def processed_visits(self) -> Path:
+        return self.processed / "visits.parquet"
+
+    @property
+    def reports(self) -> Path:
+        return self.root / "reports" / self.study
+
+    @property
+    def tables(self) -> Path:
+        return self.reports / "tables"
+
+    @property
+    def figures(self) -> Path:
+        return self.reports / "figures"
+
+    @property
+    def notebooks(self) -> Path:
+        return self.reports / "notebooks"
+
+    @property
+    def model(self) -> Path:
+        return self.reports / "model"
+
+    @property
+    def report_html(self) -> Path:
+        return self.reports / "report.html"
+
+
+def study_paths(study: str, root: str | os.PathLike | None = None) -> StudyPaths:
+    """Paths of ``study`` under ``root`` (default :func:`project_root`)."""
+    return StudyPaths(study, Path(root).resolve() if root else project_root())
+
+
+def list_studies(root: str | os.PathLike | None = None) -> list[str]:
+    """Names of all studies, i.e. folders ``data/<study>/study.yaml``, sorted."""
+    base = Path(root) if root else project_root()
+    return sorted(p.parent.name for p in (base / "data").glob("*/study.yaml"))

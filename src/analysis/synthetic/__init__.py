@@ -1,0 +1,34 @@
+"""Deterministic demo cohorts, one documented data-generating model per study profile.
+
+Examples
+--------
+>>> from analysis.synthetic import GENERATORS
+>>> "ibd-biologics" in GENERATORS
+True
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import ModuleType
+
+from . import ibd_biologics
+from ._base import DemoCohort, write_cohort
+
+GENERATORS: dict[str, ModuleType] = {
+    ibd_biologics.NAME: ibd_biologics,
+}
+
+
+def simulate(study: str, n: int | None = None, seed: int | None = None) -> DemoCohort:
+    """Draw a demo cohort of ``study`` (defaults: the profile's size and seed)."""
+    gen = GENERATORS[study]
+    return gen.simulate(n or gen.DEFAULT_N, gen.DEFAULT_SEED if seed is None else seed)
+
+
+def write_demo_cohort(study: str, root: Path, n: int | None = None, seed: int | None = None) -> list[Path]:
+    """Simulate ``study`` and write its raw tables under ``<root>/data/<study>/raw/``."""
+    return write_cohort(simulate(study, n, seed), Path(root) / "data" / study / "raw")
+
+
+__all__ = ["GENERATORS", "DemoCohort", "simulate", "write_demo_cohort"]

@@ -1,0 +1,49 @@
+"""Shared fixtures: a throw-away project root holding one study, so tests never touch data/."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_root(monkeypatch):
+    """No test inherits a project root or a notebook transaction from the environment."""
+    monkeypatch.delenv("ANALYSIS_PROJECT_ROOT", raising=False)
+    monkeypatch.delenv("ANALYSIS_RUN_MANIFEST", raising=False)
+
+
+def make_study(root: Path, name: str, spec: dict, data=None, filename: str = "raw/cohort.csv") -> Path:
+    """Write ``data/<name>/study.yaml`` (and the raw table if given) under ``root``."""
+    folder = root / "data" / name
+    (folder / "raw").mkdir(parents=True, exist_ok=True)
+    spec = {"data": filename, **spec}
+    (folder / "study.yaml").write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+    if data is not None:
+        path = folder / filename
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(data, str):
+            path.write_text(data, encoding="utf-8")
+        elif path.suffix == ".parquet":
+            data.to_parquet(path, index=False)
+        elif path.suffix == ".xlsx":
+            data.to_excel(path, index=False)
+        else:
+            data.to_csv(path, index=False)
+    return folder
+
+
+@pytest.fixture
+def demo_project(tmp_path) -> Path:
+    """A project root with the ibd-biologics study and its generated demo cohort."""
+    from analysis.synthetic import write_demo_cohort
+
+    (tmp_path / "data" / "ibd-biologics").mkdir(parents=True)
+    shutil.copy(REPO / "data" / "ibd-biologics" / "study.yaml", tmp_path / "data" / "ibd-biologics")
+    write_demo_cohort("ibd-biologics", tmp_path)
+    return tmp_path

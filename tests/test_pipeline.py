@@ -1,0 +1,136 @@
+"""End to end through Make, Papermill and the report, in a copy of the project.
+
+This is the walking skeleton under test: `make all` in smoke mode builds the demo data,
+executes every notebook of every study with a real Jupyter kernel, renders the reports;
+a second run has nothing to do; a failing stage leaves no half-written outputs.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import REPO
+
+pytestmark = [pytest.mark.notebook, pytest.mark.xdist_group("pipeline")]
+
+TRACKED = ["Makefile", "pyproject.toml", "README.md", "notebooks", "src", "data", "reports"]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("project")
+    for name in TRACKED:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns(
+                "raw", "processed", "__pycache__", "*.egg-info", "ibd-biologics",
+                "cd-*", "ra-*", "sle-*") if name == "reports" else shutil.ignore_patterns(
+                "raw", "processed", "__pycache__", "*.egg-info"))
+        elif source.exists():
+            shutil.copy2(source, root / name)  # keep mtimes: the .venv stamp stays fresh
+    (root / ".venv").symlink_to(REPO / ".venv")
+    return root
+
+
+def make(project: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANALYSIS_", "MAKE"))}
+    proc = subprocess.run(["make", *args], cwd=project, env=env, capture_output=True, text=True,
+                          timeout=1500)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"make {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def built(project) -> Path:
+    make(project, "-j2", "all", "SMOKE=1")
+    return project
+
+
+def studies(root: Path) -> list[str]:
+    return sorted(p.parent.name for p in (root / "data").glob("*/study.yaml"))
+
+
+def test_make_all_builds_every_study_and_report(built):
+    for study in studies(built):
+        out = built / "reports" / study
+        assert (out / "report.html").stat().st_size > 10_000, study
+        assert (built / "data" / study / "processed" / "cohort.parquet").exists()
+        for nb in ("01-prepare-cohort", "02-describe-cohort"):
+            assert (out / "notebooks" / f"{nb}.ipynb").exists()
+        table1 = pd.read_csv(out / "tables" / "table1.csv", keep_default_na=False)
+        assert list(table1.columns) == ["variable", "level", "group", "n", "mean", "sd", "median",
+                                        "q1", "q3", "count", "percent", "missing"]
+        tests = pd.read_csv(out / "tables" / "table1_tests.csv")
+        assert list(tests.columns)[:4] == ["variable", "test", "p_value", "smd"]
+        for ext in ("html", "docx"):
+            assert (out / "tables" / f"table1.{ext}").exists()
+        leftovers = [p for p in out.rglob("*") if p.name.endswith((".partial", ".tmp", ".running.ipynb"))]
+        assert not leftovers
+
+
+def test_second_make_all_has_nothing_to_do(built):
+    assert make(built, "-q", "all", "SMOKE=1", check=False).returncode == 0
+    dry = make(built, "-n", "all", "SMOKE=1")
+    assert "analysis run" not in dry.stdout
+
+
+def test_table1_matches_an_independent_computation(built):
+    cohort = pd.read_parquet(built / "data/ibd-biologics/processed/cohort.parquet")
+    table1 = pd.read_csv(built / "reports/ibd-biologics/tables/table1.csv", keep_default_na=False,
+                         na_values=[""])
+    age = table1[(table1.variable == "age")].set_index("group")
+    for group, rows in [("Overall", cohort), *cohort.groupby("treatment_class")]:
+        values = rows["age"].dropna()
+        assert age.loc[group, "n"] == len(values)
+        assert age.loc[group, "mean"] == pytest.approx(values.mean(), rel=1e-9)
+        assert age.loc[group, "sd"] == pytest.approx(values.std(ddof=1), rel=1e-9)
+        assert age.loc[group, "median"] == pytest.approx(values.median(), rel=1e-9)
+        assert age.loc[group, "q1"] == pytest.approx(np.percentile(values, 25), rel=1e-9)
+    sex = table1[(table1.variable == "sex") & (table1.group == "anti-integrin")].set_index("level")
+    sub = cohort[cohort.treatment_class == "anti-integrin"]["sex"]
+    assert sex.loc["female", "count"] == (sub == "female").sum()
+    assert sex.loc["female", "percent"] == pytest.approx(100 * (sub == "female").mean())
+    crp = table1[(table1.variable == "crp_mg_l") & (table1.group == "Overall")].iloc[0]
+    assert crp["missing"] == cohort["crp_mg_l"].isna().sum()
+
+
+def test_report_has_narrative_tables_and_no_patient_level_data(built):
+    html = (built / "reports/ibd-biologics/report.html").read_text()
+    assert "Table 1" in html and "Mann-Whitney U" in html or "Welch t-test" in html
+    assert "<img" in html  # figures are embedded
+    cohort = pd.read_csv(built / "data/ibd-biologics/raw/cohort.csv", dtype=str)
+    leaked = [pid for pid in cohort["patient_id"] if pid in html]
+    assert not leaked
+    assert "def " not in html  # code is hidden
+
+
+def test_failed_stage_leaves_no_half_outputs(built, tmp_path):
+    # break the raw data of a copy of the study: a validation failure inside notebook 01
+    study_dir = built / "data" / "ibd-biologics"
+    broken = built / "data" / "ibd-broken"
+    shutil.copytree(study_dir, broken, ignore=shutil.ignore_patterns("processed"))
+    raw = broken / "raw" / "cohort.csv"
+    os.chmod(raw, 0o644)
+    frame = pd.read_csv(raw, dtype=str)
+    frame.loc[3, "age"] = "230"
+    frame.to_csv(raw, index=False)
+    proc = make(built, "study", "STUDY=ibd-broken", "SMOKE=1", check=False)
+    assert proc.returncode != 0
+    assert "value above max 100" in proc.stderr + proc.stdout
+    out = built / "reports" / "ibd-broken"
+    assert not (out / "report.html").exists()
+    assert not (out / "notebooks" / "01-prepare-cohort.ipynb").exists()
+    assert (out / "notebooks" / "01-prepare-cohort.failed.ipynb").exists()
+    assert not (broken / "processed" / "cohort.parquet").exists()
+    written = [p for p in out.rglob("*") if p.is_file() and not p.name.endswith(".failed.ipynb")]
+    assert not written, written
+    shutil.rmtree(broken)
+    shutil.rmtree(out)
