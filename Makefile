@@ -21,7 +21,7 @@ STUDIES := $(patsubst data/%/study.yaml,%,$(wildcard data/*/study.yaml))
 # Studies whose demo cohort `make data` generates (a generator in src/analysis/synthetic).
 DEMO_STUDIES := ibd-biologics
 DEMO_RAW := $(foreach s,$(DEMO_STUDIES),data/$(s)/raw/cohort.csv)
-NOTEBOOKS := 01-prepare-cohort 02-describe-cohort
+NOTEBOOKS := 01-prepare-cohort 02-describe-cohort 03-correlate-predictors 04-fit-regression
 PKG_SRC := $(shell find src/analysis -name '*.py' -o -name '*.html' 2>/dev/null) pyproject.toml
 SYNTH_SRC := $(wildcard src/analysis/synthetic/*.py) $(wildcard src/analysis/indices/*.py)
 
@@ -78,8 +78,15 @@ $(DEMO_RAW): data/%/raw/cohort.csv: $(SYNTH_SRC) | $(ENV_STAMP)
 reports/%/notebooks/01-prepare-cohort.ipynb: notebooks/01-prepare-cohort.ipynb data/%/study.yaml $$(call raw_inputs,$$*) $(PKG_SRC) | $(KERNEL_STAMP)
 	$(PY) -m analysis run $< $@ --study $* $(RUN_FLAGS)
 
-reports/%/notebooks/02-describe-cohort.ipynb: notebooks/02-describe-cohort.ipynb reports/%/notebooks/01-prepare-cohort.ipynb $(PKG_SRC) | $(KERNEL_STAMP)
-	$(PY) -m analysis run $< $@ --study $* $(RUN_FLAGS)
+# notebook_rule(NAME, PREREQUISITES): execute notebooks/NAME.ipynb for a study
+define notebook_rule
+reports/%/notebooks/$(1).ipynb: notebooks/$(1).ipynb $(2) $(PKG_SRC) | $(KERNEL_STAMP)
+	$$(PY) -m analysis run $$< $$@ --study $$* $$(RUN_FLAGS)
+endef
+PREPARED := reports/%/notebooks/01-prepare-cohort.ipynb
+$(eval $(call notebook_rule,02-describe-cohort,$(PREPARED)))
+$(eval $(call notebook_rule,03-correlate-predictors,$(PREPARED)))
+$(eval $(call notebook_rule,04-fit-regression,$(PREPARED)))
 
 reports/%/report.html: $(foreach nb,$(NOTEBOOKS),reports/%/notebooks/$(nb).ipynb)
 	$(PY) -m analysis report --study $*

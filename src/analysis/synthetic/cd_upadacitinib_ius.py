@@ -84,7 +84,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..indices.crohns import cdai, cdai_remission, ius_response, ses_cd_response
+from ..indices.crohns import (
+    cdai,
+    cdai_remission,
+    cdai_response,
+    ius_response,
+    ses_cd,
+    ses_cd_response,
+)
 from ._base import DemoCohort, clip_round, expit, mask_mar, mask_mcar
 
 NAME = "cd-upadacitinib-ius"
@@ -548,6 +555,34 @@ def _draw(n: int, seed: int, complete: bool) -> DemoCohort:
     return DemoCohort(tables={"cohort.csv": cohort, "visits.csv": visits}, truth=truth)
 
 
+def cdai_at(df: pd.DataFrame, week: int, weight: str) -> np.ndarray:
+    """CDAI of the wide table's week-``week`` components (``weight`` names the weight column)."""
+    comp = {k: df[f"cdai_{k}_w{week}"].to_numpy(float) for k in CDAI_COMPONENTS}
+    comp["hematocrit"] = df[f"hematocrit_w{week}"].to_numpy(float)
+    return cdai_exact(comp, df["sex"].to_numpy(), df["height_cm"].to_numpy(float), df[weight].to_numpy(float))
+
+
+def ses_cd_at(df: pd.DataFrame, week: int) -> np.ndarray:
+    """SES-CD of the wide table's week-``week`` items, by :func:`analysis.indices.crohns.ses_cd`."""
+    blocks = [df[[f"ses_{item}_{seg}_w{week}" for seg in SES_SEGMENTS]] for item in SES_ITEMS]
+    return np.asarray(ses_cd(*blocks), float)
+
+
+def _flag(values) -> np.ndarray:
+    return pd.array(values, dtype="boolean").astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+
+
+def derived_outcomes(df: pd.DataFrame) -> pd.DataFrame:
+    """The study.yaml outcome rules evaluated directly (used in tests as a cross-check)."""
+    cdai0, cdai12 = cdai_at(df, 0, "weight_kg"), cdai_at(df, 12, "weight_kg_w12")
+    return pd.DataFrame({
+        "remission_w12": _flag(cdai_remission(cdai12)),
+        "response_w12": _flag(cdai_response(cdai0, cdai12, threshold=100)),
+        "ius_response_w12": _flag(ius_response(df["bwt_mm_w0"].to_numpy(float), df["bwt_mm_w12"].to_numpy(float))),
+        "endoscopic_response_w12": _flag(ses_cd_response(ses_cd_at(df, 0), ses_cd_at(df, 12))),
+    }, index=df.index)
+
+
 def simulate(n: int = DEFAULT_N, seed: int = DEFAULT_SEED) -> DemoCohort:
     """Draw ``n`` patients from the documented model (deterministic for a seed).
 
@@ -562,11 +597,20 @@ def simulate(n: int = DEFAULT_N, seed: int = DEFAULT_SEED) -> DemoCohort:
     return _draw(n, seed, complete=False)
 
 
-def simulate_complete(n: int = DEFAULT_N, seed: int = DEFAULT_SEED) -> DemoCohort:
-    """The same draw as :func:`simulate` before missingness is applied.
+def simulate_complete(n: int = DEFAULT_N, seed: int = DEFAULT_SEED) -> pd.DataFrame:
+    """The cohort table of :func:`simulate` (same patients) *before* masking.
 
-    Every value equals the one :func:`simulate` records, and nothing is missing except
-    SES-CD items of unexplored segments; the truth is identical. Use it to evaluate
-    :func:`true_design` (the oracle works on the unmasked values).
+    Every value equals the one :func:`simulate` records (the missingness is drawn last)
+    and nothing is missing except SES-CD items of unexplored segments. Adds
+    ``true_probability`` and ``latent_response``; the input of :func:`true_design` when
+    checking the truth.
+
+    Examples
+    --------
+    >>> df = simulate_complete(30, seed=2)
+    >>> bool(df["crp_mg_l"].notna().all()), "latent_response" in df
+    (True, True)
     """
-    return _draw(n, seed, complete=True)
+    cohort = _draw(n, seed, complete=True)
+    table = cohort.tables["cohort.csv"]
+    return pd.concat([table, cohort.truth.drop(columns="patient_id")], axis=1)

@@ -32,7 +32,7 @@ month 0 (mean of the 8 category scores), ``pain`` = pain VAS at month 0 (mm) and
     lp = -0.75                                   intercept
         + 0.30 * SP                               seropositive disease responds better
         - 0.90 * BT                               abatacept/rituximab in seronegative disease ...
-        + 0.90 * BT * SP                          ... interaction: work well in seropositive
+        + 1.20 * BT * SP                          ... interaction: work best in seropositive
         + 0.40 * jak_inhibitor                    (reference: TNF inhibitor)
         + 0.20 * il6_inhibitor
         + 0.35 * lcrp                             inflammatory (not pain-driven) activity
@@ -98,7 +98,7 @@ COEFFICIENTS = {
     "intercept": -0.75,
     "seropositive": 0.30,
     "b_t_cell": -0.90,
-    "b_t_cell:seropositive": 0.90,
+    "b_t_cell:seropositive": 1.20,
     "jak_inhibitor": 0.40,
     "il6_inhibitor": 0.20,
     "log_crp": 0.35,

@@ -2,7 +2,7 @@
 
 Design
 ------
-Observational cohort of patients with active, autoantibody-positive-leaning systemic lupus
+Observational cohort of patients with active systemic lupus
 erythematosus (SLEDAI-2K >= 6 at inclusion, as in BLISS) starting belimumab on top of
 standard therapy (glucocorticoids, antimalarials, immunosuppressants). The 24 SLEDAI-2K
 descriptors are recorded at weeks 0 and 48 (``<item>_w0``, ``<item>_w48``), with the
@@ -26,7 +26,7 @@ With ``S`` = SLEDAI-2K at week 0, ``LC`` = low complement descriptor at week 0 (
 C4 < 0.10 g/L), ``DNA`` = anti-dsDNA positive (>= 30 IU/mL) and ``pred`` = prednisone
 (mg/day) at week 0::
 
-    lp = -0.35                                   intercept
+    lp = -0.55                                   intercept
         + 0.55 * (S >= 10)                        nonlinearity: threshold of activity
         + 0.25 * LC
         + 0.25 * DNA
@@ -86,7 +86,7 @@ DSDNA_POSITIVE_FROM = 30.0  # IU/mL
 INCLUSION_SLEDAI = 6
 
 COEFFICIENTS = {
-    "intercept": -0.35,
+    "intercept": -0.55,
     "sledai_ge_10": 0.55,
     "low_complement": 0.25,
     "anti_dsdna_positive": 0.25,
@@ -102,7 +102,7 @@ COEFFICIENTS = {
 _ITEM_P = {
     "seizure": 0.002, "psychosis": 0.002, "organic_brain_syndrome": 0.002,
     "visual_disturbance": 0.004, "cranial_nerve": 0.004, "lupus_headache": 0.01, "cva": 0.002,
-    "vasculitis": 0.05, "arthritis": 0.56, "myositis": 0.02, "rash": 0.56, "alopecia": 0.42,
+    "vasculitis": 0.05, "arthritis": 0.48, "myositis": 0.02, "rash": 0.52, "alopecia": 0.42,
     "mucosal_ulcers": 0.27, "pleurisy": 0.04, "pericarditis": 0.02, "fever": 0.03,
     "thrombocytopenia": 0.03, "leukopenia": 0.08,
 }
@@ -164,7 +164,7 @@ def _baseline(rng: np.random.Generator, n: int) -> pd.DataFrame:
         np.zeros(3), [[1.0, -0.35, -0.35], [-0.35, 1.0, 0.7], [-0.35, 0.7, 1.0]], size=n)
     dsdna = clip_round(np.exp(np.log(57.0) + 1.3 * z[:, 0] + 0.3 * renal), 1, 3000)
     c3 = clip_round(np.exp(np.log(0.935) + 0.30 * z[:, 1]), 0.2, 2.5, 2)
-    c4 = clip_round(np.exp(np.log(0.093) + 0.50 * z[:, 2]), 0.01, 0.8, 2)
+    c4 = clip_round(np.exp(np.log(0.088) + 0.50 * z[:, 2]), 0.01, 0.8, 2)
     # recorded outliers inside the plausible range (before the descriptors are set)
     dsdna[rng.choice(n, size=min(1, n), replace=False)] = 2400.0
     c3[rng.choice(n, size=min(1, n), replace=False)] = 0.25
@@ -179,7 +179,7 @@ def _baseline(rng: np.random.Generator, n: int) -> pd.DataFrame:
         total = sum(SLEDAI_2K_WEIGHTS[i] * items[i] for i in ITEMS)
         items[item] = np.where(total < INCLUSION_SLEDAI, 1.0, items[item])
     sledai = sum(SLEDAI_2K_WEIGHTS[i] * items[i] for i in ITEMS)
-    steroid_p = expit(1.6 + 0.15 * (sledai - 9.7) + 0.8 * renal)
+    steroid_p = expit(1.9 + 0.15 * (sledai - 9.7) + 0.8 * renal)
     dose = rng.choice([2.5, 5.0, 7.5, 10.0, 12.5, 15.0, 20.0, 25.0, 30.0, 40.0], n,
                       p=[0.06, 0.22, 0.18, 0.22, 0.06, 0.10, 0.09, 0.03, 0.03, 0.01])
     dose = np.where((sledai >= 12) | (renal == 1), np.maximum(dose, rng.choice([5.0, 7.5, 10.0], n)), dose)
