@@ -19,7 +19,7 @@ KERNEL_STAMP := $(VENV)/.stamp-kernel
 
 STUDIES := $(patsubst data/%/study.yaml,%,$(wildcard data/*/study.yaml))
 # Studies whose demo cohort `make data` generates (a generator in src/analysis/synthetic).
-DEMO_STUDIES := ibd-biologics
+DEMO_STUDIES := ibd-biologics cd-upadacitinib-ius ra-refractory sle-belimumab cd-msc
 DEMO_RAW := $(foreach s,$(DEMO_STUDIES),data/$(s)/raw/cohort.csv)
 NOTEBOOKS := 01-prepare-cohort 02-describe-cohort 03-correlate-predictors 04-fit-regression
 PKG_SRC := $(shell find src/analysis -name '*.py' -o -name '*.html' 2>/dev/null) pyproject.toml

@@ -201,6 +201,15 @@ def test_outcome_associations_binary_outcome_match_scipy(birthwt):
     assert (table["n"] == 189).all()
 
 
+def test_two_level_categorical_odds_ratio_uses_codebook_reference(birthwt):
+    df = birthwt.assign(smoker=birthwt["smoke"].map({0: "yes", 1: "no"}))  # alphabetical trap
+    codebook = {**CODEBOOK, "smoker": {"type": "categorical", "levels": ["yes", "no"]}}
+    got = outcome_associations(df, ["smoker", "smoke"], "low", codebook)
+    # "no" (= smoke 1) vs reference "yes" (= smoke 0) is the smoke 1 vs 0 odds ratio
+    assert got.loc[0, "estimate"] == pytest.approx(got.loc[1, "estimate"])
+    assert got.loc[0, "estimate"] > 1
+
+
 def test_outcome_associations_continuous_outcome_match_scipy(birthwt):
     table = outcome_associations(birthwt, ["age", "smoke", "race"], "bwt", CODEBOOK)
     assert table["test"].tolist() == ["Spearman", "Mann-Whitney U", "Kruskal-Wallis"]

@@ -103,3 +103,32 @@ def test_visit_and_baseline_lookups():
     base = baseline_lookup(visits, "id", "week", 0)
     out = derive_columns(visits, {"drop": "baseline(cdai) - cdai"}, {"baseline": base})
     assert out["drop"].tolist() == [0.0, 180.0, 0.0, 20.0]
+
+
+def test_list_of_columns_is_a_table_not_transposed():
+    # five rows and five segment columns: a transposed reading would give other totals
+    rng = np.random.default_rng(3)
+    df = pd.DataFrame({f"{item}{s}": rng.integers(0, 3, 5).astype(float)
+                       for item in "uvan" for s in range(5)})
+    listed = evaluate("ses_cd([u0, u1, u2, u3, u4], [v0, v1, v2, v3, v4], [a0, a1, a2, a3, a4], "
+                      "[n0, n1, n2, n3, n4])", df)
+    expected = df.sum(axis=1)
+    assert listed.tolist() == expected.tolist()
+
+
+def test_impossible_index_input_is_a_data_error_naming_the_derivation():
+    from analysis.errors import DataValidationError
+
+    df = pd.DataFrame({"t": [30.0], "s": [2.0], "e": [20.0], "g": [50.0]})
+    with pytest.raises(DataValidationError, match="column 'das': das28_esr\\(\\): tjc28"):
+        evaluate("das28_esr(t, s, e, g)", df, name="das")
+
+
+def test_patient_lookup_reads_cohort_columns_for_each_visit():
+    from analysis.derive import patient_lookup
+
+    cohort = pd.DataFrame({"id": ["a", "b"], "sex": ["F", "M"]})
+    visits = pd.DataFrame({"id": ["b", "a", "b"], "week": [0, 0, 4]})
+    out = derive_columns(visits, {"male": 'patient("sex") == "M"'},
+                         {"patient": patient_lookup(visits, "id", cohort)})
+    assert out["male"].tolist() == [1.0, 0.0, 1.0]

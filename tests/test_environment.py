@@ -31,3 +31,12 @@ def test_dev_extra_has_the_test_tools():
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
     dev = {_normalise(r)[0] for r in pyproject["project"]["optional-dependencies"]["dev"]}
     assert {"pytest", "hypothesis", "nbstripout"} <= dev
+
+
+def test_makefile_generates_every_demo_study():
+    from analysis.synthetic import GENERATORS
+
+    line = next(l for l in (REPO / "Makefile").read_text().splitlines() if l.startswith("DEMO_STUDIES :="))
+    assert sorted(line.split(":=")[1].split()) == sorted(GENERATORS)
+    for name in GENERATORS:
+        assert (REPO / "data" / name / "study.yaml").exists(), name

@@ -106,7 +106,7 @@ def test_demo_cohort_validates_and_derived_outcome_is_the_latent_response(tmp_pa
 
 def test_a_larger_demo_draw_derives_exactly_the_latent_response(tmp_path):
     """The consistency construction holds for every patient, not only the default 120."""
-    cohort = gen.simulate(2000, seed=3)
+    cohort = gen.simulate(1200, seed=3)
     out = prepare_cohort(_project(tmp_path, cohort)).cohort
     assert (out["remission_w12"].to_numpy() == cohort.truth["latent_response"].to_numpy()).all()
 

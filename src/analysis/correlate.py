@@ -220,8 +220,10 @@ def _row(variable, statistic, test, estimate, p, n, estimate_type):
             "estimate_type": estimate_type}
 
 
-def _crosstab_tests(name: str, x: pd.Series, y: pd.Series) -> dict:
+def _crosstab_tests(name: str, x: pd.Series, y: pd.Series, levels: list | None = None) -> dict:
     tab = pd.crosstab(x, y)
+    if levels is not None:  # codebook order: the odds ratio compares the 2nd level to the 1st
+        tab = tab.reindex([lv for lv in levels if lv in tab.index])
     n = int(tab.to_numpy().sum())
     if tab.shape[0] < 2 or tab.shape[1] < 2:
         return _row(name, np.nan, "none (a single observed level)", np.nan, np.nan, n, "")
@@ -264,7 +266,8 @@ def outcome_associations(
                                              Mann-Whitney U (U, AUC = P(X1 > X0) + P(=)/2)
     binary / categorical    binary           2x2: chi-square (no continuity correction;
                                              Fisher exact if an expected count < 5) with
-                                             the odds ratio; larger: chi-square, Cramer's V
+                                             the odds ratio of 1 vs 0 (2nd vs 1st codebook
+                                             level); larger: chi-square, Cramer's V
     numeric / integer       numeric/integer  Spearman (rho, rho)
     binary                  numeric/integer  Mann-Whitney U (U, AUC of outcome in level 1 vs 0)
     categorical             numeric/integer  Kruskal-Wallis (H, epsilon-squared H / (n - 1))
@@ -334,7 +337,8 @@ def outcome_associations(
                                  mw.statistic / (len(x1) * len(x0)), mw.pvalue, n,
                                  "AUC P(outcome=1 higher)"))
             else:
-                rows.append(_crosstab_tests(name, x, y.astype(int)))
+                levels = list(spec["levels"]) if ptype == "categorical" else None
+                rows.append(_crosstab_tests(name, x, y.astype(int), levels))
         else:
             if ptype in {"numeric", "integer"}:
                 res = scipy.stats.spearmanr(x.to_numpy(), y.to_numpy())

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import StudyConfigError
+from .errors import DataValidationError, IndexInputError, StudyConfigError
 
 
 def _as_float(x: Any) -> Any:
@@ -159,7 +159,12 @@ class _Evaluator:
         self.fail(f"constant {node.value!r} is not allowed")
 
     def visit_List(self, node):
-        return [self.visit(e) for e in node.elts]
+        items = [self.visit(e) for e in node.elts]
+        if any(isinstance(i, pd.Series) for i in items):
+            # [a, b, c] of columns is a table with one column per element (e.g. segments)
+            return stack(*[i if isinstance(i, pd.Series) else pd.Series(i, index=self.frame.index)
+                           for i in items])
+        return items
 
     def visit_Tuple(self, node):
         return tuple(self.visit(e) for e in node.elts)
@@ -263,6 +268,11 @@ class _Evaluator:
             result = self.functions[name](*args, **kwargs)
         except TypeError as exc:
             self.fail(f"{name}(): {exc}")
+        except IndexInputError as exc:
+            # impossible values in the data (e.g. TJC28 > 28): a data error naming the rule
+            from .checks import Violation
+
+            raise DataValidationError([Violation(self.where.removeprefix("derive."), f"{name}(): {exc}")]) from exc
         if isinstance(result, np.ndarray):
             result = pd.Series(result, index=self.frame.index)
         return result
@@ -320,7 +330,7 @@ def called_functions(expression: str) -> list[tuple[str, dict[str, Any]]]:
     Used to echo into the report which variant and thresholds a derivation used.
     """
     tree = parse_expression(expression)
-    functions = {**available_functions(), "visit": None, "baseline": None}
+    functions = {**available_functions(), "visit": None, "baseline": None, "patient": None}
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in functions:
@@ -396,3 +406,15 @@ def baseline_lookup(visits: pd.DataFrame, id_col: str, time_col: str, first_time
         return pd.Series(ids.map(first).to_numpy(), index=visits.index)
 
     return baseline
+
+
+def patient_lookup(visits: pd.DataFrame, id_col: str, cohort: pd.DataFrame) -> Callable:
+    """``patient("sex")``: for each visit row, the patient's value of a cohort column."""
+
+    def patient(name: str):
+        if name not in cohort.columns:
+            raise StudyConfigError(f"patient({name!r}): no column {name!r} in the cohort table")
+        values = cohort.set_index(id_col)[name]
+        return pd.Series(visits[id_col].map(values).to_numpy(), index=visits.index)
+
+    return patient

@@ -50,8 +50,9 @@ def plot_forest(
     >>> t = pd.DataFrame({"term": ["age", "race[black]"], "odds_ratio": [0.96, 3.4],
     ...                   "ci_lower": [0.89, 1.2], "ci_upper": [1.04, 9.6]})
     >>> fig = plot_forest(t)
-    >>> [tick.get_text() for tick in fig.axes[0].get_yticklabels()]
-    ['race[black]', 'age']
+    >>> ax = fig.axes[0]
+    >>> [t.get_text() for t in ax.get_yticklabels()], ax.get_yticks().tolist()
+    (['age', 'race[black]'], [1, 0])
     """
     import matplotlib.pyplot as plt
 

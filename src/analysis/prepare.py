@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from .checks import derived_violations, load_raw, validate_derived, validate_raw, validate_visits
-from .derive import baseline_lookup, derivation_table, derive_columns, visit_lookup
+from .derive import baseline_lookup, derivation_table, derive_columns, patient_lookup, visit_lookup
 from .errors import DataValidationError
 from .io import write_bytes
 from .study import Study
@@ -55,7 +55,7 @@ def prepare_cohort(study: Study, raw: pd.DataFrame | None = None) -> PreparedCoh
     typed, notes = validate_raw(raw, study)
     extra, visits = {}, None
     if study.visits:
-        visits = prepare_visits(study, typed[study.id])
+        visits = prepare_visits(study, typed)
         extra["visit"] = visit_lookup(visits, study.id, study.visits.time, typed[study.id])
     derived = derive_columns(typed, study.derive, extra)
     validate_derived(derived, study)
@@ -70,12 +70,17 @@ def prepare_cohort(study: Study, raw: pd.DataFrame | None = None) -> PreparedCoh
     return PreparedCohort(derived[ordered], notes, table, visits)
 
 
-def prepare_visits(study: Study, cohort_ids: pd.Series) -> pd.DataFrame:
-    """Validate the long visit table, derive its per-visit variables, check them."""
+def prepare_visits(study: Study, cohort: pd.DataFrame) -> pd.DataFrame:
+    """Validate the long visit table, derive its per-visit variables, check them.
+
+    Visit derivations may use ``baseline(x)`` (the patient's first-visit value of ``x``) and
+    ``patient("sex")`` (a column of the patient's row in the cohort table).
+    """
     spec = study.visits
-    typed = validate_visits(load_raw(study, study.visits_path), study, cohort_ids)
+    typed = validate_visits(load_raw(study, study.visits_path), study, cohort[study.id])
     typed = typed.sort_values([study.id, spec.time], kind="stable").reset_index(drop=True)
-    extra = {"baseline": baseline_lookup(typed, study.id, spec.time, spec.times[0])}
+    extra = {"baseline": baseline_lookup(typed, study.id, spec.time, spec.times[0]),
+             "patient": patient_lookup(typed, study.id, cohort)}
     derived = derive_columns(typed, spec.derive, extra)
     found = derived_violations(derived, spec.variables, spec.derive, study.id)
     if found:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import sys
 import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -459,20 +460,33 @@ def detect_separation(X, y) -> np.ndarray:
 # --------------------------------------------------------------------------------------
 # fitting
 # --------------------------------------------------------------------------------------
+@dataclass
 class _Fit:
     """Plain container for one fitted model (intercept first in every array)."""
 
-    def __init__(self, params, bse, pvalues, cov, llf, n, df_resid, separated, result, family):
-        self.params = params
-        self.bse = bse
-        self.pvalues = pvalues
-        self.cov = cov
-        self.llf = llf
-        self.n = n
-        self.df_resid = df_resid
-        self.separated = separated
-        self.result = result
-        self.family = family
+    params: np.ndarray
+    bse: np.ndarray
+    pvalues: np.ndarray
+    cov: np.ndarray
+    llf: float
+    n: int
+    df_resid: float
+    separated: np.ndarray
+
+
+def _unpack(result, n: int, separated: np.ndarray) -> _Fit:
+    """Evaluate statsmodels' lazy results (inside the caller's warning filters)."""
+    k = len(result.params)
+    return _Fit(
+        params=np.asarray(result.params),
+        bse=np.asarray(result.bse),
+        pvalues=np.asarray(result.pvalues),
+        cov=np.asarray(result.cov_params()),
+        llf=float(result.llf),
+        n=n,
+        df_resid=float(n - k),
+        separated=separated,
+    )
 
 
 def _fit_logistic(X: pd.DataFrame, y: np.ndarray, outcome: str, warn: bool = True) -> _Fit:
@@ -482,11 +496,12 @@ def _fit_logistic(X: pd.DataFrame, y: np.ndarray, outcome: str, warn: bool = Tru
     _check_rank(X)
     separated = detect_separation(X.to_numpy(dtype=float), y)
     sm_separation = False
-    result = None
+    fit = None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             result = sm.GLM(y, A, family=sm.families.Binomial()).fit(maxiter=100)
+            fit = _unpack(result, len(y), separated)
         except (PerfectSeparationError, np.linalg.LinAlgError, ValueError):
             sm_separation = True
     for w in caught:
@@ -511,23 +526,12 @@ def _fit_logistic(X: pd.DataFrame, y: np.ndarray, outcome: str, warn: bool = Tru
             UserWarning,
             stacklevel=_stacklevel(),
         )
-    k = A.shape[1]
-    if result is None:
+    if fit is None:
+        k = A.shape[1]
         nan = np.full(k, np.nan)
-        return _Fit(nan, nan, nan, np.full((k, k), np.nan), np.nan, len(y), len(y) - k,
-                    separated, None, "binomial")
-    return _Fit(
-        np.asarray(result.params),
-        np.asarray(result.bse),
-        np.asarray(result.pvalues),
-        np.asarray(result.cov_params()),
-        float(result.llf),
-        len(y),
-        float(len(y) - k),
-        separated,
-        result,
-        "binomial",
-    )
+        fit = _Fit(nan, nan, nan, np.full((k, k), np.nan), np.nan, len(y), float(len(y) - k),
+                   separated)
+    return fit
 
 
 def _fit_linear(X: pd.DataFrame, y: np.ndarray, outcome: str) -> _Fit:
@@ -538,18 +542,7 @@ def _fit_linear(X: pd.DataFrame, y: np.ndarray, outcome: str) -> _Fit:
             f"linear model for '{outcome}': {len(y)} complete rows for {A.shape[1]} parameters"
         )
     result = sm.OLS(y, A).fit()
-    return _Fit(
-        np.asarray(result.params),
-        np.asarray(result.bse),
-        np.asarray(result.pvalues),
-        np.asarray(result.cov_params()),
-        float(result.llf),
-        len(y),
-        float(result.df_resid),
-        np.zeros(A.shape[1], dtype=bool),
-        result,
-        "gaussian",
-    )
+    return _unpack(result, len(y), np.zeros(A.shape[1], dtype=bool))
 
 
 def profile_likelihood_ci(X, y, index: int, alpha: float = 0.05) -> tuple[float, float]:

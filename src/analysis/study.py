@@ -43,6 +43,21 @@ VARIABLE_KEYS = {
 SUMMARY_CHOICES = ("mean", "median")
 TRANSFORMS = ("none", "log", "log1p", "sqrt")
 DEFAULT_SEED = 20241122
+# resampling defaults (study.yaml `modelling:` overrides any of them); smoke mode shrinks them
+MODELLING_DEFAULTS = {
+    "outer_splits": 5,        # nested CV: stratified outer folds ...
+    "outer_repeats": 2,       # ... repeated with different splits
+    "inner_splits": 3,        # inner folds for tuning
+    "bootstrap": 200,         # Harrell's bootstrap optimism correction (B)
+    "threshold": None,        # classification threshold (default: the outcome prevalence)
+    "models": None,           # subset of the model zoo (default: all)
+    "clinical_scores": [],    # published scores to compare, e.g. [vedolizumab_cdst]
+    "reference": "logistic",  # the reference model for DeLong tests
+    "continuous_outcome": None,  # optional: linear regression of this column (notebook 04)
+    "imputations": 20,        # multiple imputation (notebook 04)
+}
+SMOKE_MODELLING = {"outer_splits": 3, "outer_repeats": 1, "inner_splits": 2, "bootstrap": 8,
+                   "imputations": 3}
 
 
 @dataclass(frozen=True)
@@ -156,6 +171,14 @@ class Study:
         """The codebook as plain dicts, optionally restricted to ``names`` (kept in order)."""
         names = list(self.variables) if names is None else list(names)
         return {n: self.variables[n].as_dict() for n in names if n in self.variables}
+
+    def modelling_settings(self, smoke: bool = False) -> dict[str, Any]:
+        """Resampling and model settings: defaults, then study.yaml, then smoke mode."""
+        settings = {**MODELLING_DEFAULTS, **self.modelling}
+        if smoke:
+            for key, value in SMOKE_MODELLING.items():
+                settings[key] = min(settings[key], value)
+        return settings
 
     def label(self, name: str) -> str:
         var = self.variables.get(name)
@@ -273,6 +296,14 @@ def parse_study(raw: Any, paths: StudyPaths) -> Study:
     for key in ("visits", "treatment", "modelling"):
         if raw.get(key) is not None and not isinstance(raw.get(key), Mapping):
             problems.append(f"{key!r} must be a mapping")
+    if isinstance(raw.get("modelling"), Mapping):
+        for key, value in raw["modelling"].items():
+            if key not in MODELLING_DEFAULTS:
+                problems.append(f"modelling: unknown key {key!r} (known: {', '.join(MODELLING_DEFAULTS)})")
+            elif key in ("outer_splits", "outer_repeats", "inner_splits", "bootstrap", "imputations") and (
+                not isinstance(value, int) or isinstance(value, bool) or value < 1
+            ):
+                problems.append(f"modelling.{key} must be a positive integer")
     visits = None
     if isinstance(raw.get("visits"), Mapping):
         visits, visit_problems = _parse_visits(raw["visits"], id_col)

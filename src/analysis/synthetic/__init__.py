@@ -12,11 +12,15 @@ from __future__ import annotations
 from pathlib import Path
 from types import ModuleType
 
-from . import ibd_biologics
+from . import cd_msc, cd_upadacitinib_ius, ibd_biologics, ra_refractory, sle_belimumab
 from ._base import DemoCohort, write_cohort
 
 GENERATORS: dict[str, ModuleType] = {
     ibd_biologics.NAME: ibd_biologics,
+    ra_refractory.NAME: ra_refractory,
+    sle_belimumab.NAME: sle_belimumab,
+    cd_upadacitinib_ius.NAME: cd_upadacitinib_ius,
+    cd_msc.NAME: cd_msc,
 }
 
 

@@ -63,7 +63,7 @@ calprotectin fall along the CDAI trajectory in responders. AEs: Poisson per visi
 (more after the infusion), any serious AE ~10%.
 
 Missingness (applied last, so :func:`simulate_complete` returns the same draw unmasked):
-baseline CRP 3% and albumin 5% MCAR, haemoglobin 2% MCAR, smoking 3% MCAR, baseline
+baseline CRP 3% and albumin 5% MCAR, haemoglobin 3% MCAR, smoking 3% MCAR, baseline
 calprotectin ~10% MAR (older patients, perianal disease); a whole visit at week 4, 8 or 12
 is missed with probability 3% (its measurements ``NaN``; AEs are collected by telephone);
 follow-up CRP 4% MCAR, follow-up calprotectin ~12% MAR (more often missing when that
@@ -294,7 +294,7 @@ def _draw(n: int, seed: int, complete: bool) -> DemoCohort:
     if not complete:
         raw["crp_mg_l"] = mask_mcar(rng, raw["crp_mg_l"], 0.03)
         raw["albumin_g_l"] = mask_mcar(rng, raw["albumin_g_l"], 0.05)
-        raw["hemoglobin_g_dl"] = mask_mcar(rng, raw["hemoglobin_g_dl"], 0.02)
+        raw["hemoglobin_g_dl"] = mask_mcar(rng, raw["hemoglobin_g_dl"], 0.03)
         driver = raw["age"].to_numpy(float) + 15.0 * raw["perianal"].to_numpy(float)
         raw["calprotectin_ug_g"] = mask_mar(rng, raw["calprotectin_ug_g"], driver, 0.10)
         raw["smoking"] = raw["smoking"].where(~(rng.random(n) < 0.03), None)

@@ -24,9 +24,11 @@ CDAI components*. The generator draws the latent remission ``Y ~ Bernoulli(p)`` 
 week-12 components consistent with it (remitters CDAI <= 148, others >= 152), so the derived
 outcome equals ``truth.latent_response`` for every patient (asserted here).
 Secondary outcomes: clinical response CR-100 (CDAI decrease >= 100, the U-EXCEL/U-EXCEED
-definition, ~55%), IUS response (BWT decrease >= 25% at week 12, STARDUST, ~40%) and
-endoscopic response (SES-CD decrease >= 50%, ~40%); they follow ``Y`` and the week-4 IUS
-change but are not part of the oracle.
+definition, ~54%), IUS response (BWT decrease >= 25% at week 12, STARDUST, ~42%) and
+endoscopic response (SES-CD decrease >= 50%, ~38%; items heal by
+``Binomial(item, heal)`` with ``heal = expit(-1.1 + 1.6 Y + 4 (-r12 - 0.2) + N(0, 0.7))``,
+``r12`` the relative week-12 BWT change); they follow ``Y`` and the ultrasound trajectory
+but are not part of the oracle. ``derived_outcomes`` evaluates the four rules directly.
 
 Data-generating model (true probability ``p = expit(lp)``)
 -----------------------------------------------------------
@@ -51,7 +53,8 @@ Coefficients are in :data:`COEFFICIENTS`; :func:`true_design` builds the terms f
 recorded (rounded) values and :func:`true_linear_predictor` evaluates the model, so a
 logistic fit of ``latent_response`` on ``true_design`` of a large draw recovers them.
 The early change is generated from baseline first: the relative BWT change at week 4 is
-``N(-0.13 + 0.03 (F - 1.5), 0.11)`` (clipped to -50%..+25%) and the CDS drop follows it;
+``r4 ~ N(-0.13 + 0.03 (F - 1.5), 0.11)`` (clipped to -50%..+25%) and the CDS drop follows
+it, ``round(-6 r4 - 0.2 + N(0, 0.7))`` clipped to -1..3 and to the 0–3 scale;
 the week-12 BWT change continues it (remitters a further ``N(-0.16, 0.09)``, others
 ``N(-0.02, 0.09)``).
 
@@ -64,7 +67,7 @@ BWT lognormal around 6 mm (correlated 0.35 with log CRP), CDAI ~300 ± 55 within
 week-12 CDAI remission ~44% (U-EXCEL 49.5% / U-EXCEED 38.9%).
 
 Missingness (applied last, so :func:`simulate_complete` returns the same draw unmasked):
-CRP 3% and albumin 5% MCAR, haemoglobin 2% MCAR, smoking 3% MCAR, calprotectin ~12% MAR
+CRP 3% and albumin 5% MCAR, haemoglobin 3% MCAR, smoking 3% MCAR, calprotectin ~12% MAR
 (older patients and ileal disease), CEUS ~10% MAR per visit (older patients: contrast
 skipped), the whole week-4 IUS examination 3% MCAR and the week-12 one 2% MCAR (missed
 visit), follow-up CRP 4% MCAR and follow-up calprotectin ~15% MAR (non-remitters return
@@ -514,7 +517,7 @@ def _draw(n: int, seed: int, complete: bool) -> DemoCohort:
     if not complete:
         raw["crp_mg_l"] = mask_mcar(rng, raw["crp_mg_l"], 0.03)
         raw["albumin_g_l"] = mask_mcar(rng, raw["albumin_g_l"], 0.05)
-        raw["hemoglobin_g_dl"] = mask_mcar(rng, raw["hemoglobin_g_dl"], 0.02)
+        raw["hemoglobin_g_dl"] = mask_mcar(rng, raw["hemoglobin_g_dl"], 0.03)
         driver = raw["age"].to_numpy(float) + 15.0 * (raw["location"] == "L1").to_numpy(float)
         raw["calprotectin_ug_g"] = mask_mar(rng, raw["calprotectin_ug_g"], driver, 0.12)
         raw["smoking"] = raw["smoking"].where(~(rng.random(n) < 0.03), None)

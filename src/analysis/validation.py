@@ -1,0 +1,1063 @@
+"""Internal validation of the candidate models: nested cross-validation, comparison,
+mechanical model selection and Harrell's bootstrap optimism correction.
+
+* :func:`nested_cv` - repeated, stratified outer folds estimate performance; inside each
+  outer training set a grid search over stratified inner folds tunes the
+  hyper-parameters.  All preprocessing lives in the pipelines
+  (:mod:`analysis.learners`), so it is refitted in every training set.
+* :func:`oof_probabilities` - each patient's out-of-fold probability averaged over the
+  repeats.
+* :func:`compare_models` - one row per model: discrimination, accuracy, calibration and
+  classification of the repeat-averaged out-of-fold probabilities, then
+  :func:`select_model`.
+* :func:`select_model` and :class:`SelectionRule` - the pre-specified selection rule.
+* :func:`bootstrap_optimism` - Harrell's optimism-corrected performance of one model,
+  refitting the whole pipeline (with tuning) on every bootstrap sample.
+* :func:`fit_final` - the tuned pipeline refitted on all patients.
+
+Tuning criterion: the inner grid search maximises ``neg_log_loss``, a strictly proper
+scoring rule, so hyper-parameters are chosen for accurate probabilities rather than
+for ranking alone (AUC) or for an arbitrary threshold (accuracy).
+
+Every fit runs with BLAS/OpenMP limited to one thread (threadpoolctl): parallelism is
+over tasks, and single-threaded fits are both faster on small data and reproducible.
+Probabilities of exactly 0 or 1 (possible for random forests) are clipped to
+``[1e-6, 1 - 1e-6]`` before logit-based calibration measures are computed.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed
+from scipy import stats
+from sklearn.base import clone
+from sklearn.dummy import DummyClassifier
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV, RepeatedStratifiedKFold, StratifiedKFold
+from threadpoolctl import threadpool_limits
+from tqdm.auto import tqdm
+
+from analysis.calibration import calibration_errors, calibration_intercept_slope
+from analysis.errors import AnalysisError
+from analysis.learners import FixedScoreClassifier, ModelSpec
+from analysis.metrics import (
+    bootstrap_ci,
+    brier_score,
+    classification_at_threshold,
+    delong_auc,
+    delong_test,
+    log_loss,
+    scaled_brier,
+)
+
+__all__ = [
+    "COMPARISON_COLUMNS",
+    "OPTIMISM_METRICS",
+    "NestedCVResult",
+    "SelectionRule",
+    "bootstrap_optimism",
+    "compare_models",
+    "fit_final",
+    "nested_cv",
+    "oof_probabilities",
+    "select_model",
+]
+
+PROB_CLIP = 1e-6
+
+#: The first columns of :func:`compare_models`, in order.
+COMPARISON_COLUMNS = (
+    "model",
+    "auc",
+    "auc_ci_lower",
+    "auc_ci_upper",
+    "brier",
+    "calibration_intercept",
+    "calibration_slope",
+    "ici",
+    "selected",
+)
+
+#: Metrics :func:`bootstrap_optimism` can correct.
+OPTIMISM_METRICS = (
+    "auc",
+    "brier",
+    "scaled_brier",
+    "log_loss",
+    "calibration_intercept",
+    "calibration_slope",
+    "ici",
+)
+
+
+# ---------------------------------------------------------------------------
+# Input checks and fitting helpers
+# ---------------------------------------------------------------------------
+
+
+def _check_models(models) -> dict[str, ModelSpec]:
+    if not isinstance(models, Mapping) or not models:
+        raise AnalysisError("models must be a non-empty dict of name -> ModelSpec")
+    for name, spec in models.items():
+        if not isinstance(spec, ModelSpec):
+            raise AnalysisError(f"models[{name!r}] must be a ModelSpec, got {type(spec).__name__}")
+        if spec.name != name:
+            raise AnalysisError(f"models[{name!r}] holds a ModelSpec named {spec.name!r}")
+    return dict(models)
+
+
+def _required_columns(pipeline) -> list[str]:
+    cols: list[str] = []
+    for _, step in getattr(pipeline, "steps", []):
+        if hasattr(step, "transformers"):
+            for _, _, c in step.transformers:
+                if isinstance(c, str):
+                    cols.append(c)
+                elif isinstance(c, Iterable):
+                    cols.extend(str(v) for v in c)
+        if isinstance(step, FixedScoreClassifier) and step.columns is not None:
+            cols.extend(step.columns)
+    return cols
+
+
+def _check_xy(X, y, models: Mapping[str, ModelSpec], min_per_class: int):
+    if not isinstance(X, pd.DataFrame):
+        raise AnalysisError("X must be a pandas DataFrame of the predictor columns")
+    yy = np.asarray(y)
+    if yy.ndim != 1 or yy.size != len(X):
+        raise AnalysisError(f"y must be one-dimensional with one value per row of X ({len(X)})")
+    try:
+        yf = yy.astype(float)
+    except (TypeError, ValueError):
+        raise AnalysisError("y must contain only 0/1 values") from None
+    if np.isnan(yf).any() or not np.isin(yf, (0.0, 1.0)).all():
+        raise AnalysisError("y must contain only 0/1 values (no missing outcomes)")
+    yi = yf.astype(int)
+    counts = np.bincount(yi, minlength=2)
+    if counts.min() < min_per_class:
+        raise AnalysisError(
+            f"y must have at least {min_per_class} events and non-events for the requested "
+            f"folds; has {counts[1]} events and {counts[0]} non-events"
+        )
+    for name, spec in models.items():
+        missing = [c for c in _required_columns(spec.pipeline) if c not in X.columns]
+        if missing:
+            raise AnalysisError(f"X lacks column(s) {sorted(set(missing))} needed by model '{name}'")
+    return X.reset_index(drop=True), yi
+
+
+def _check_int(value, name: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+        raise AnalysisError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _resolve_n_jobs(n_jobs) -> int:
+    return -1 if n_jobs is None else int(n_jobs)
+
+
+def _task_seed(*keys: int) -> int:
+    """A 32-bit seed derived from integer keys (independent of task order)."""
+    return int(np.random.SeedSequence([int(k) for k in keys]).generate_state(1)[0])
+
+
+def _json(params: Mapping) -> str:
+    def default(value):
+        if isinstance(value, np.generic):
+            return value.item()
+        if isinstance(value, tuple):
+            return list(value)
+        return str(value)
+
+    return json.dumps(dict(params), sort_keys=True, default=default)
+
+
+def _fit_spec(spec: ModelSpec, X: pd.DataFrame, y: np.ndarray, inner_splits: int, inner_seed: int):
+    """Fit (tuning if the spec has a grid); return ``(pipeline, best_params, inner_score, n_warn)``.
+
+    ``inner_score`` is the mean inner-fold ``neg_log_loss`` of the chosen parameters (NaN
+    when nothing was tuned); ``n_warn`` counts convergence warnings.
+    """
+    with warnings.catch_warnings(record=True) as caught, threadpool_limits(limits=1):
+        warnings.simplefilter("always", ConvergenceWarning)
+        warnings.filterwarnings("ignore", message="Found unknown categories")
+        grid = {k: list(v) for k, v in (spec.param_grid or {}).items()}
+        if spec.tuned:
+            search = GridSearchCV(
+                clone(spec.pipeline),
+                grid,
+                scoring="neg_log_loss",
+                cv=StratifiedKFold(n_splits=inner_splits, shuffle=True, random_state=inner_seed),
+                refit=True,
+                n_jobs=1,
+                error_score=np.nan,
+            )
+            search.fit(X, y)
+            if not np.isfinite(search.best_score_):
+                raise AnalysisError(f"model '{spec.name}': every grid point failed to fit")
+            fitted, params, score = search.best_estimator_, search.best_params_, search.best_score_
+        else:
+            params = {k: v[0] for k, v in grid.items()}
+            fitted = clone(spec.pipeline).set_params(**params).fit(X, y)
+            score = np.nan
+    n_warn = sum(issubclass(w.category, ConvergenceWarning) for w in caught)
+    return fitted, params, float(score), int(n_warn)
+
+
+def _predict(pipeline, X: pd.DataFrame) -> np.ndarray:
+    with warnings.catch_warnings(), threadpool_limits(limits=1):
+        warnings.filterwarnings("ignore", message="Found unknown categories")
+        proba = pipeline.predict_proba(X)
+    classes = list(pipeline.classes_)
+    return np.asarray(proba[:, classes.index(1)], dtype=float)
+
+
+def _is_constant(spec: ModelSpec) -> bool:
+    steps = getattr(spec.pipeline, "steps", None)
+    final = steps[-1][1] if steps else spec.pipeline
+    return isinstance(final, DummyClassifier)
+
+
+def _run(tasks, n_jobs: int, progress: bool, desc: str) -> list:
+    """Run delayed tasks with joblib, in order, with a tqdm bar over completed tasks."""
+    tasks = list(tasks)
+    bar = tqdm(total=len(tasks), desc=desc, disable=not progress, leave=False)
+    try:
+        out = []
+        for result in Parallel(n_jobs=n_jobs, return_as="generator")(tasks):
+            out.append(result)
+            bar.update(1)
+        return out
+    finally:
+        bar.close()
+
+
+# ---------------------------------------------------------------------------
+# Nested cross-validation
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class NestedCVResult:
+    """Out-of-fold predictions and tuning choices of a nested cross-validation.
+
+    Attributes
+    ----------
+    predictions : pandas.DataFrame
+        ``model, repeat, fold, row, y, probability``: one row per model, repeat and
+        patient (``row`` is the positional index into ``X``).
+    tuning : pandas.DataFrame
+        ``model, repeat, fold, best_params, inner_score, convergence_warnings``;
+        ``best_params`` is a JSON string, ``inner_score`` the mean inner-fold
+        ``neg_log_loss`` of the chosen parameters (NaN for untuned models).
+    models : pandas.DataFrame
+        ``model, label, complexity, constant`` (``constant``: predicts the prevalence).
+    settings : dict
+        ``outer_splits, outer_repeats, inner_splits, seed, n``.
+
+    Examples
+    --------
+    >>> r = NestedCVResult(pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), {"n": 0})
+    >>> r.settings["n"]
+    0
+    """
+
+    predictions: pd.DataFrame
+    tuning: pd.DataFrame
+    models: pd.DataFrame
+    settings: dict = field(default_factory=dict)
+
+    @property
+    def model_names(self) -> list[str]:
+        """Model names in the order they were given."""
+        return self.models["model"].tolist()
+
+
+def _cv_task(spec, X, y, train, test, inner_splits, inner_seed):
+    fitted, params, score, n_warn = _fit_spec(spec, X.iloc[train], y[train], inner_splits, inner_seed)
+    return _predict(fitted, X.iloc[test]), _json(params), score, n_warn
+
+
+def nested_cv(
+    models: Mapping[str, ModelSpec],
+    X: pd.DataFrame,
+    y,
+    *,
+    outer_splits: int = 5,
+    outer_repeats: int = 2,
+    inner_splits: int = 3,
+    seed: int = 0,
+    n_jobs: int | None = None,
+    progress: bool = True,
+) -> NestedCVResult:
+    """Nested, repeated, stratified cross-validation of several models.
+
+    Outer loop: :class:`~sklearn.model_selection.RepeatedStratifiedKFold`
+    (``outer_splits`` x ``outer_repeats``, ``random_state=seed``).  In each outer training
+    set, a model with a grid is tuned by :class:`~sklearn.model_selection.GridSearchCV`
+    over ``StratifiedKFold(inner_splits, shuffle=True)`` with ``scoring="neg_log_loss"``
+    (a proper scoring rule) and refitted on the whole outer training set; a model without
+    a grid is simply fitted.  The refitted pipeline predicts the held-out fold.  The inner
+    split's seed is derived from ``(seed, repeat, fold)``, so every model sees the same
+    inner folds, and every task is seeded on its own: results do not depend on
+    ``n_jobs`` or on the order in which tasks finish.
+
+    Tasks (one per model and outer fold) run in parallel with
+    :class:`joblib.Parallel`; a tqdm bar counts finished tasks.  To run on a Dask
+    cluster, create a client and select joblib's Dask backend (``n_jobs=-1`` then means
+    all the cluster's workers)::
+
+        from dask.distributed import Client
+        import joblib
+        client = Client("scheduler-address:8786")   # or Client() for a local cluster
+        with joblib.parallel_backend("dask"):
+            result = nested_cv(models, X, y, n_jobs=-1)
+
+    (This needs ``dask.distributed`` installed where you run it; the package itself does
+    not depend on Dask.)
+
+    Parameters
+    ----------
+    models : dict of str to ModelSpec
+        Candidate models (:func:`analysis.learners.model_zoo`).
+    X : pandas.DataFrame
+        Predictor columns, one row per patient (NaN allowed: pipelines impute).
+    y : array_like
+        Binary outcome 0/1, no missing values.
+    outer_splits, outer_repeats, inner_splits : int, default 5, 2, 3
+        Fold counts.
+    seed : int, default 0
+        Seed of the outer folds and of every inner split.
+    n_jobs : int, optional
+        Parallel jobs; ``None`` means all cores (``-1``).
+    progress : bool, default True
+        Show a progress bar.
+
+    Returns
+    -------
+    NestedCVResult
+
+    Raises
+    ------
+    AnalysisError
+        On invalid inputs (see messages) or when a model cannot be fitted.
+
+    Examples
+    --------
+    >>> from analysis.learners import model_zoo
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame({"x": rng.normal(size=60)})
+    >>> y = (X["x"] + rng.normal(size=60) > 0).astype(int)
+    >>> zoo = model_zoo({"x": {"type": "numeric"}}, ["x"], include=["logistic"])
+    >>> r = nested_cv(zoo, X, y, outer_splits=3, outer_repeats=1, n_jobs=1, progress=False)
+    >>> r.predictions.shape
+    (60, 6)
+    """
+    models = _check_models(models)
+    outer_splits = _check_int(outer_splits, "outer_splits", 2)
+    outer_repeats = _check_int(outer_repeats, "outer_repeats", 1)
+    inner_splits = _check_int(inner_splits, "inner_splits", 2)
+    Xr, yi = _check_xy(X, y, models, max(outer_splits, inner_splits + 1))
+    outer = RepeatedStratifiedKFold(
+        n_splits=outer_splits, n_repeats=outer_repeats, random_state=int(seed)
+    )
+    splits = list(outer.split(np.zeros(len(yi)), yi))
+    keys, tasks = [], []
+    for name, spec in models.items():
+        for i, (train, test) in enumerate(splits):
+            repeat, fold = divmod(i, outer_splits)
+            keys.append((name, repeat, fold, test))
+            inner_seed = _task_seed(seed, repeat, fold)
+            tasks.append(delayed(_cv_task)(spec, Xr, yi, train, test, inner_splits, inner_seed))
+    results = _run(tasks, _resolve_n_jobs(n_jobs), progress, "nested CV")
+    pred_parts, tuning_rows = [], []
+    for (name, repeat, fold, test), (prob, params, score, n_warn) in zip(keys, results, strict=True):
+        pred_parts.append(
+            pd.DataFrame(
+                {
+                    "model": name,
+                    "repeat": repeat,
+                    "fold": fold,
+                    "row": test.astype(int),
+                    "y": yi[test],
+                    "probability": prob,
+                }
+            )
+        )
+        tuning_rows.append((name, repeat, fold, params, score, n_warn))
+    predictions = pd.concat(pred_parts, ignore_index=True)
+    order = {name: k for k, name in enumerate(models)}
+    predictions = (
+        predictions.assign(_o=predictions["model"].map(order))
+        .sort_values(["_o", "repeat", "fold", "row"], kind="stable")
+        .drop(columns="_o")
+        .reset_index(drop=True)
+    )
+    tuning = pd.DataFrame(
+        tuning_rows,
+        columns=["model", "repeat", "fold", "best_params", "inner_score", "convergence_warnings"],
+    )
+    meta = pd.DataFrame(
+        {
+            "model": list(models),
+            "label": [s.label for s in models.values()],
+            "complexity": [s.complexity for s in models.values()],
+            "constant": [_is_constant(s) for s in models.values()],
+        }
+    )
+    settings = {
+        "outer_splits": outer_splits,
+        "outer_repeats": outer_repeats,
+        "inner_splits": inner_splits,
+        "seed": int(seed),
+        "n": int(len(yi)),
+    }
+    return NestedCVResult(predictions, tuning, meta, settings)
+
+
+def oof_probabilities(result: NestedCVResult) -> pd.DataFrame:
+    """Each patient's out-of-fold probability per model, averaged over the repeats.
+
+    Parameters
+    ----------
+    result : NestedCVResult
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``row`` (0 .. n-1), one column per model (in the result's order).
+
+    Examples
+    --------
+    >>> pred = pd.DataFrame({"model": "m", "repeat": [0, 0, 1, 1], "fold": [0, 1, 1, 0],
+    ...                      "row": [0, 1, 0, 1], "y": [0, 1, 0, 1],
+    ...                      "probability": [0.2, 0.6, 0.4, 0.8]})
+    >>> meta = pd.DataFrame({"model": ["m"], "label": ["m"], "complexity": [1],
+    ...                      "constant": [False]})
+    >>> oof_probabilities(NestedCVResult(pred, pd.DataFrame(), meta, {"n": 2}))["m"].tolist()
+    [0.30000000000000004, 0.7]
+    """
+    if not isinstance(result, NestedCVResult):
+        raise AnalysisError("result must be a NestedCVResult from nested_cv")
+    wide = result.predictions.groupby(["row", "model"], sort=True)["probability"].mean().unstack(
+        "model"
+    )
+    n = result.settings.get("n", len(wide))
+    wide = wide.reindex(index=pd.RangeIndex(n, name="row"), columns=result.model_names)
+    if wide.isna().any().any():
+        raise AnalysisError("result: some patients have no out-of-fold prediction")
+    wide.columns.name = None
+    return wide
+
+
+# ---------------------------------------------------------------------------
+# Comparison table
+# ---------------------------------------------------------------------------
+
+
+def _auc(y: np.ndarray, p: np.ndarray) -> float:
+    """Mann-Whitney AUC (ties count 1/2); NaN with one class."""
+    n1 = int(y.sum())
+    n0 = y.size - n1
+    if n1 == 0 or n0 == 0:
+        return np.nan
+    ranks = stats.rankdata(p)
+    return float((ranks[y == 1].sum() - n1 * (n1 + 1) / 2.0) / (n1 * n0))
+
+
+def _safe(fn, *args, **kwargs):
+    try:
+        return fn(*args, **kwargs)
+    except (AnalysisError, np.linalg.LinAlgError, ValueError, FloatingPointError):
+        return None
+
+
+def _calibration(y, p):
+    """``(intercept, lo, hi, slope, lo, hi)`` with NaN where the fit fails."""
+    pc = np.clip(p, PROB_CLIP, 1 - PROB_CLIP)
+    out = [np.nan] * 6
+    table = _safe(calibration_intercept_slope, y, pc)
+    if table is not None:
+        t = table.set_index("metric")
+        out = [
+            t.loc["calibration_intercept", "estimate"],
+            t.loc["calibration_intercept", "ci_lower"],
+            t.loc["calibration_intercept", "ci_upper"],
+            t.loc["calibration_slope", "estimate"],
+            t.loc["calibration_slope", "ci_lower"],
+            t.loc["calibration_slope", "ci_upper"],
+        ]
+    return [float(v) for v in out]
+
+
+def _ici(y, p) -> tuple[float, float, float]:
+    if np.ptp(p) <= 1e-12:
+        return (float(abs(p.mean() - y.mean())),) * 3
+    ce = _safe(calibration_errors, y, p)
+    return (np.nan,) * 3 if ce is None else (ce.ici, ce.e50, ce.e90)
+
+
+def _ici_only(y, p) -> float:
+    return _ici(np.asarray(y), np.asarray(p))[0]
+
+
+def compare_models(
+    result: NestedCVResult,
+    y,
+    *,
+    reference: str | None = "logistic",
+    threshold: float | None = None,
+    n_boot: int = 200,
+    seed: int = 0,
+    rule: SelectionRule | None = None,
+) -> pd.DataFrame:
+    """Compare the models on their repeat-averaged out-of-fold probabilities.
+
+    For every model, ``p`` = :func:`oof_probabilities` (each patient's out-of-fold
+    probability averaged over the outer repeats) and:
+
+    ======================================  ================================================
+    column                                  definition
+    ======================================  ================================================
+    ``auc``, ``auc_ci_lower/upper``,        DeLong (:func:`analysis.metrics.delong_auc`)
+    ``auc_se``                              on ``p``
+    ``auc_cv_se``                           SD of the per-fold AUCs over all
+                                            ``outer_splits x outer_repeats`` outer folds,
+                                            divided by ``sqrt(outer_splits)`` - the
+                                            standard error of a K-fold CV estimate used by
+                                            the one-SE rule (Hastie et al., ESL 7.10).
+                                            Dividing by ``sqrt(K)`` rather than
+                                            ``sqrt(K x repeats)`` is deliberate: repeats
+                                            reuse the same patients.
+    ``brier``, ``scaled_brier``,            :mod:`analysis.metrics`; Brier and ICI CIs by a
+    ``log_loss``, ``brier_ci_*``            stratified percentile bootstrap of ``p``
+                                            (``n_boot``, ``seed``; NaN if ``n_boot=0``)
+    ``calibration_intercept/slope`` + CIs   :func:`analysis.calibration.calibration_intercept_slope`
+    ``ici, e50, e90``, ``ici_ci_*``         :func:`analysis.calibration.calibration_errors`
+    ``sensitivity ... npv``                 at ``p >= threshold``
+    ``delong_p_vs_reference``               paired DeLong test against ``reference``
+    ``complexity``                          the spec's rank
+    ``selected``, ``selection_note``        :func:`select_model` with ``rule``
+    ======================================  ================================================
+
+    A model that predicts the prevalence (``intercept_only``) has ``auc = 0.5`` by
+    definition (its out-of-fold predictions vary only through fold-to-fold differences in
+    the training prevalence, which would give a spurious AUC), NaN AUC uncertainty, NaN
+    DeLong p-value and an undefined (NaN) calibration slope.
+
+    Parameters
+    ----------
+    result : NestedCVResult
+    y : array_like
+        The outcome given to :func:`nested_cv` (checked against the stored one).
+    reference : str or None, default "logistic"
+        Model the DeLong p-values compare against (NaN column when None).
+    threshold : float, optional
+        Risk threshold for sensitivity etc.; default the outcome prevalence.
+    n_boot : int, default 200
+        Bootstrap resamples for the Brier and ICI intervals (0 to skip).
+    seed : int, default 0
+        Bootstrap seed (the same resamples for every model).
+    rule : SelectionRule, optional
+        Selection rule; default :class:`SelectionRule()`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per model, first columns exactly :data:`COMPARISON_COLUMNS`.
+
+    Raises
+    ------
+    AnalysisError
+        If ``y`` does not match the result, ``reference`` is not a model, or
+        ``threshold`` / ``n_boot`` are invalid.
+
+    Examples
+    --------
+    >>> from analysis.learners import model_zoo
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame({"x": rng.normal(size=80)})
+    >>> y = (X["x"] + rng.normal(size=80) > 0).astype(int).to_numpy()
+    >>> zoo = model_zoo({"x": {"type": "numeric"}}, ["x"], include=["intercept_only", "logistic"])
+    >>> r = nested_cv(zoo, X, y, outer_splits=4, outer_repeats=1, n_jobs=1, progress=False)
+    >>> t = compare_models(r, y, n_boot=0)
+    >>> t.loc[t["selected"], "model"].tolist()
+    ['logistic']
+    """
+    if not isinstance(result, NestedCVResult):
+        raise AnalysisError("result must be a NestedCVResult from nested_cv")
+    oof = oof_probabilities(result)
+    yy = np.asarray(y)
+    stored = result.predictions.drop_duplicates("row").sort_values("row")["y"].to_numpy()
+    if yy.shape != stored.shape or not np.array_equal(yy.astype(float), stored.astype(float)):
+        raise AnalysisError("y does not match the outcomes stored in result (same order needed)")
+    yi = stored.astype(int)
+    names = result.model_names
+    if reference is not None and reference not in names:
+        raise AnalysisError(f"reference {reference!r} is not one of the models {names}")
+    prevalence = float(yi.mean())
+    if threshold is None:
+        threshold = prevalence
+    if not (isinstance(threshold, int | float) and 0 <= threshold <= 1):
+        raise AnalysisError(f"threshold must be a number in [0, 1], got {threshold!r}")
+    if isinstance(n_boot, bool) or not isinstance(n_boot, int | np.integer) or n_boot in (1,) or n_boot < 0:  # noqa: E501
+        raise AnalysisError(f"n_boot must be 0 or an integer >= 2, got {n_boot!r}")
+    meta = result.models.set_index("model")
+    k = result.settings["outer_splits"]
+    fold_auc = (
+        result.predictions.groupby(["model", "repeat", "fold"], sort=False)[["y", "probability"]]
+        .apply(lambda g: _auc(g["y"].to_numpy(), g["probability"].to_numpy()))
+        .rename("auc")
+        .reset_index()
+    )
+    rows = []
+    for name in names:
+        p = oof[name].to_numpy(dtype=float)
+        constant = bool(meta.loc[name, "constant"])
+        row: dict = {"model": name}
+        if constant:
+            row.update(auc=0.5, auc_ci_lower=np.nan, auc_ci_upper=np.nan, auc_se=np.nan,
+                       auc_cv_se=np.nan)
+        else:
+            a = delong_auc(yi, p)
+            fa = fold_auc.loc[fold_auc["model"] == name, "auc"].dropna().to_numpy()
+            cv_se = float(np.std(fa, ddof=1) / np.sqrt(k)) if fa.size > 1 else np.nan
+            row.update(auc=a.auc, auc_ci_lower=a.ci_lower, auc_ci_upper=a.ci_upper, auc_se=a.se,
+                       auc_cv_se=cv_se)
+        row["brier"] = brier_score(yi, p)
+        ci, cl, cu, cs, sl, su = _calibration(yi, p)
+        if constant:
+            cs = sl = su = np.nan
+        row["calibration_intercept"] = ci
+        row["calibration_slope"] = cs
+        ici, e50, e90 = _ici(yi, p)
+        row["ici"] = ici
+        row["selected"] = False
+        row["scaled_brier"] = scaled_brier(yi, p)
+        row["log_loss"] = log_loss(yi, p)
+        if n_boot:
+            b = bootstrap_ci(brier_score, yi, p, n_boot=int(n_boot), seed=seed)
+            row["brier_ci_lower"], row["brier_ci_upper"] = b.ci_lower, b.ci_upper
+            bi = _safe(bootstrap_ci, _ici_only, yi, p, n_boot=int(n_boot), seed=seed)
+            row["ici_ci_lower"], row["ici_ci_upper"] = (
+                (bi.ci_lower, bi.ci_upper) if bi is not None else (np.nan, np.nan)
+            )
+        else:
+            row.update(brier_ci_lower=np.nan, brier_ci_upper=np.nan, ici_ci_lower=np.nan,
+                       ici_ci_upper=np.nan)
+        row.update(
+            calibration_intercept_ci_lower=cl,
+            calibration_intercept_ci_upper=cu,
+            calibration_slope_ci_lower=sl,
+            calibration_slope_ci_upper=su,
+            e50=e50,
+            e90=e90,
+        )
+        cls = classification_at_threshold(yi, p, float(threshold)).set_index("metric")["estimate"]
+        row.update({m: float(cls[m]) for m in ("sensitivity", "specificity", "ppv", "npv")})
+        row["threshold"] = float(threshold)
+        if reference is None or name == reference or constant:
+            row["delong_p_vs_reference"] = np.nan
+        else:
+            row["delong_p_vs_reference"] = delong_test(yi, p, oof[reference].to_numpy()).p_value
+        row["complexity"] = meta.loc[name, "complexity"]
+        row["label"] = meta.loc[name, "label"]
+        row["n"] = int(yi.size)
+        row["events"] = int(yi.sum())
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    table["selection_note"] = ""
+    return select_model(table, rule=rule or SelectionRule())
+
+
+# ---------------------------------------------------------------------------
+# Selection rule
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SelectionRule:
+    """The pre-specified, mechanical rule that picks one model from a comparison table.
+
+    1. Models in ``exclude`` (the intercept-only benchmark) are never candidates.
+    2. A candidate is *eligible* when its calibration slope lies in ``slope_range``
+       (inclusive); if no candidate is eligible, all candidates are used and the
+       chosen model is flagged "needs recalibration".
+    3. Among eligible models take the highest AUC (the best); every eligible model with
+       AUC >= best AUC - ``n_se`` x the best model's SE (column ``se_column``; if that is
+       missing or NaN, ``auc_se``; if that too, no tolerance) is within one SE.
+    4. Of those, the lowest complexity wins; ties go to the higher AUC, then to the
+       earlier row.
+
+    Parameters
+    ----------
+    se_column : str, default "auc_cv_se"
+        Column with the standard error of the AUC used for the tolerance.
+    n_se : float, default 1.0
+        Tolerance in standard errors.
+    slope_range : tuple of float, default (0.8, 1.2)
+        Acceptable calibration slopes.
+    exclude : tuple of str, default ("intercept_only",)
+        Models that are benchmarks only.
+
+    Examples
+    --------
+    >>> SelectionRule().describe()[:40]
+    'Among the candidate models (all except t'
+    """
+
+    se_column: str = "auc_cv_se"
+    n_se: float = 1.0
+    slope_range: tuple[float, float] = (0.8, 1.2)
+    exclude: tuple[str, ...] = ("intercept_only",)
+
+    def describe(self) -> str:
+        """One paragraph describing the rule, for the methods section of a report.
+
+        Examples
+        --------
+        >>> "one standard error" in SelectionRule().describe()
+        True
+        """
+        lo, hi = self.slope_range
+        se_text = {
+            "auc_cv_se": "the standard deviation of its per-fold cross-validated AUCs "
+            "divided by the square root of the number of folds",
+            "auc_se": "its DeLong standard error",
+        }.get(self.se_column, f"column '{self.se_column}'")
+        n_text = "one standard error" if self.n_se == 1 else f"{self.n_se:g} standard errors"
+        excluded = ", ".join(self.exclude) if self.exclude else "none"
+        return (
+            f"Among the candidate models (all except the benchmark(s): {excluded}), models "
+            f"whose calibration slope lay outside [{lo:g}, {hi:g}] were ineligible; among the "
+            f"eligible models, the model with the highest cross-validated AUC was identified "
+            f"and, following the {n_text} rule, the least complex model whose AUC was within "
+            f"{n_text} of it (the best model's standard error being {se_text}) was selected, "
+            f"ties in complexity going to the higher AUC. Complexity ranks: clinical score 0, "
+            f"logistic and penalised logistic regression 1, support vector machine, random "
+            f"forest and gradient boosting 3, neural network 4. Had no model been eligible, "
+            f"the same rule would have been applied to all candidates and the chosen model "
+            f"flagged as needing recalibration."
+        )
+
+
+def select_model(table: pd.DataFrame, *, rule: SelectionRule | None = None) -> pd.DataFrame:
+    """Apply :class:`SelectionRule` to a comparison table.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        At least ``model, auc, calibration_slope, complexity`` and the rule's
+        ``se_column``.
+    rule : SelectionRule, optional
+        Default :class:`SelectionRule()`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy with ``selected`` (True for exactly one row) and ``selection_note`` (the
+        reason for every row).
+
+    Raises
+    ------
+    AnalysisError
+        If a column is missing, models repeat, or no row is a candidate.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"model": ["logistic", "random_forest"], "auc": [0.70, 0.72],
+    ...                   "auc_cv_se": [0.03, 0.03], "calibration_slope": [0.95, 1.05],
+    ...                   "complexity": [1, 3]})
+    >>> select_model(t).set_index("model")["selected"].to_dict()
+    {'logistic': True, 'random_forest': False}
+    """
+    rule = rule or SelectionRule()
+    if not isinstance(table, pd.DataFrame):
+        raise AnalysisError("table must be a DataFrame (the output of compare_models)")
+    needed = ["model", "auc", "calibration_slope", "complexity"]
+    missing = [c for c in needed if c not in table.columns]
+    if missing:
+        raise AnalysisError(f"table lacks column(s) {missing} needed by the selection rule")
+    if table["model"].duplicated().any():
+        raise AnalysisError("table: column 'model' must not repeat a model")
+    out = table.copy().reset_index(drop=True)
+    lo, hi = rule.slope_range
+    auc = out["auc"].astype(float)
+    slope = out["calibration_slope"].astype(float)
+    se = _se_series(out, rule.se_column)
+    notes = [""] * len(out)
+    candidate = ~out["model"].isin(rule.exclude) & np.isfinite(auc)
+    for i in np.flatnonzero(out["model"].isin(rule.exclude).to_numpy()):
+        notes[i] = "benchmark only: not a candidate"
+    for i in np.flatnonzero((~out["model"].isin(rule.exclude) & ~np.isfinite(auc)).to_numpy()):
+        notes[i] = "not a candidate: AUC unavailable"
+    if not candidate.any():
+        raise AnalysisError("table: no candidate model (every model is excluded or lacks an AUC)")
+    eligible = candidate & slope.between(lo, hi)
+    flag = not eligible.any()
+    pool = candidate if flag else eligible
+    for i in np.flatnonzero((candidate & ~eligible).to_numpy()):
+        s = slope.iloc[i]
+        slope_text = "undefined" if not np.isfinite(s) else f"{s:.2f}"
+        notes[i] = f"ineligible: calibration slope {slope_text} outside [{lo:g}, {hi:g}]"
+    idx = np.flatnonzero(pool.to_numpy())
+    # best: highest AUC; ties -> lower complexity -> earlier row
+    best = min(idx, key=lambda i: (-auc.iloc[i], out["complexity"].iloc[i], i))
+    best_auc, best_se = float(auc.iloc[best]), float(se.iloc[best])
+    tol = rule.n_se * best_se if np.isfinite(best_se) else 0.0
+    bar = best_auc - tol
+    within = [i for i in idx if auc.iloc[i] >= bar - 1e-12]
+    chosen = min(within, key=lambda i: (out["complexity"].iloc[i], -auc.iloc[i], i))
+    best_name = out["model"].iloc[best]
+    cmp_text = (
+        f"best AUC {best_auc:.3f} ({best_name}), one-SE bar {best_auc:.3f} - "
+        f"{rule.n_se:g} x {best_se:.3f} = {bar:.3f}"
+        if np.isfinite(best_se)
+        else f"best AUC {best_auc:.3f} ({best_name}), SE unavailable: no tolerance"
+    )
+    for i in idx:
+        if i == chosen:
+            continue
+        if auc.iloc[i] < bar - 1e-12:
+            note = f"not selected: AUC {auc.iloc[i]:.3f} below the one-SE bar {bar:.3f}"
+        else:
+            note = (
+                f"not selected: within one SE but {out['model'].iloc[chosen]} is simpler "
+                f"or equally simple with a higher AUC"
+            )
+        notes[i] = (notes[i] + "; " if notes[i] else "") + note
+    if chosen == best:
+        reason = f"selected: highest AUC among {'candidates' if flag else 'eligible models'} "
+        reason += f"and the simplest within one SE ({cmp_text})"
+    else:
+        reason = (
+            f"selected: simplest model (complexity {out['complexity'].iloc[chosen]}) with AUC "
+            f"{auc.iloc[chosen]:.3f} within one SE of the best ({cmp_text})"
+        )
+    if flag:
+        reason = (notes[chosen] + "; " if notes[chosen] else "") + reason
+        reason += "; needs recalibration: no model had a calibration slope in "
+        reason += f"[{lo:g}, {hi:g}]"
+    notes[chosen] = reason
+    out["selected"] = False
+    out.loc[chosen, "selected"] = True
+    out["selection_note"] = notes
+    return out
+
+
+def _se_series(table: pd.DataFrame, column: str) -> pd.Series:
+    nan = pd.Series(np.nan, index=table.index)
+    se = table[column].astype(float) if column in table.columns else nan
+    if "auc_se" in table.columns:
+        se = se.where(np.isfinite(se), table["auc_se"].astype(float))
+    return se
+
+
+# ---------------------------------------------------------------------------
+# Final model and bootstrap optimism
+# ---------------------------------------------------------------------------
+
+
+def fit_final(spec: ModelSpec, X: pd.DataFrame, y, *, inner_splits: int = 3, seed: int = 0):
+    """The model refitted on all patients, tuned by the same inner grid search.
+
+    For a spec with a grid, ``GridSearchCV`` (``StratifiedKFold(inner_splits,
+    shuffle=True, random_state=seed)``, ``neg_log_loss``) chooses the parameters on all
+    patients and its ``best_estimator_`` (refitted on all of them) is returned; otherwise
+    the pipeline is simply fitted.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+    X : pandas.DataFrame
+    y : array_like
+        Binary outcome 0/1.
+    inner_splits : int, default 3
+    seed : int, default 0
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+        Fitted; ``best_params_`` (dict) is attached as an attribute.
+
+    Examples
+    --------
+    >>> from analysis.learners import model_zoo
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame({"x": rng.normal(size=60)})
+    >>> y = (X["x"] + rng.normal(size=60) > 0).astype(int)
+    >>> spec = model_zoo({"x": {"type": "numeric"}}, ["x"], smoke=True)["lasso"]
+    >>> sorted(fit_final(spec, X, y).best_params_)
+    ['model__C']
+    """
+    if not isinstance(spec, ModelSpec):
+        raise AnalysisError(f"spec must be a ModelSpec, got {type(spec).__name__}")
+    inner_splits = _check_int(inner_splits, "inner_splits", 2)
+    Xr, yi = _check_xy(X, y, {spec.name: spec}, inner_splits)
+    fitted, params, _, _ = _fit_spec(spec, Xr, yi, inner_splits, int(seed))
+    fitted.best_params_ = dict(params)
+    return fitted
+
+
+def _metric_values(y: np.ndarray, p: np.ndarray, metrics: Sequence[str]) -> dict[str, float]:
+    """Metrics of ``p`` on ``y`` plus the calibration slope (NaN where undefined)."""
+    out: dict[str, float] = {}
+    pc = np.clip(p, PROB_CLIP, 1 - PROB_CLIP)
+    cal = _safe(calibration_intercept_slope, y, pc)  # also needed for the shrinkage factor
+    cal = None if cal is None else cal.set_index("metric")["estimate"]
+    both = 0 < y.sum() < y.size
+    for m in metrics:
+        if m == "auc":
+            out[m] = _auc(y, p)
+        elif m == "brier":
+            out[m] = float(np.mean((p - y) ** 2))
+        elif m == "scaled_brier":
+            prev = y.mean()
+            out[m] = 1 - float(np.mean((p - y) ** 2)) / (prev * (1 - prev)) if both else np.nan
+        elif m == "log_loss":
+            out[m] = log_loss(y, p)
+        elif m in ("calibration_intercept", "calibration_slope"):
+            out[m] = float(cal[m]) if cal is not None else np.nan
+        elif m == "ici":
+            out[m] = _ici(y, p)[0] if both else np.nan
+    out["_slope"] = float(cal["calibration_slope"]) if cal is not None else np.nan
+    return out
+
+
+def _boot_task(spec, X, y, idx, inner_splits, inner_seed, metrics):
+    yb = y[idx]
+    if np.bincount(yb, minlength=2).min() < inner_splits:
+        return None, "bootstrap sample has too few events or non-events"
+    try:
+        fitted, _, _, _ = _fit_spec(spec, X.iloc[idx], yb, inner_splits, inner_seed)
+        p_boot = _predict(fitted, X.iloc[idx])
+        p_orig = _predict(fitted, X)
+    except Exception as exc:  # noqa: BLE001 - any failed refit counts as a failed replicate
+        return None, f"{type(exc).__name__}: {exc}"
+    return (_metric_values(yb, p_boot, metrics), _metric_values(y, p_orig, metrics)), None
+
+
+def bootstrap_optimism(
+    spec: ModelSpec,
+    X: pd.DataFrame,
+    y,
+    *,
+    n_boot: int = 200,
+    seed: int = 0,
+    n_jobs: int | None = None,
+    progress: bool = True,
+    metrics: Sequence[str] = ("auc", "brier", "calibration_intercept", "calibration_slope"),
+    inner_splits: int = 3,
+) -> pd.DataFrame:
+    """Harrell's bootstrap optimism-corrected performance of one model.
+
+    1. *Apparent*: fit the whole pipeline (imputation, scaling, and tuning by the inner
+       grid search when the spec has a grid) on all patients (:func:`fit_final`) and
+       evaluate it on the same patients.
+    2. For ``b = 1..B``: draw ``n`` patients with replacement, fit the whole pipeline -
+       tuning included - on that sample, and evaluate it on the bootstrap sample
+       (``boot``) and on the original patients (``test``).
+    3. ``optimism = mean_b(boot - test)`` and ``corrected = apparent - optimism``.
+
+    The ``shrinkage`` row is the uniform shrinkage factor: the mean calibration slope of
+    the bootstrap models evaluated on the original patients (apparent 1 by definition,
+    optimism ``1 - shrinkage``, corrected = the factor).  ``calibration_intercept`` is
+    calibration-in-the-large (logit(prob) as offset), ``calibration_slope`` the slope on
+    logit(prob).
+
+    Bootstrap samples are drawn up front from ``numpy.random.default_rng(seed)`` and each
+    replicate's inner split is seeded from ``(seed, b)``, so the table does not depend on
+    ``n_jobs``.  A replicate that cannot be fitted (e.g. too few events for the inner
+    folds) is skipped; a metric that is undefined in a replicate (e.g. the calibration
+    slope under perfect separation) is skipped for that metric.  ``n_failed`` counts the
+    replicates not used for each row.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+    X : pandas.DataFrame
+    y : array_like
+        Binary outcome 0/1.
+    n_boot : int, default 200
+        Bootstrap replicates ``B``.
+    seed : int, default 0
+    n_jobs : int, optional
+        Parallel jobs (``None``: all cores).  See :func:`nested_cv` for Dask.
+    progress : bool, default True
+        Show a progress bar.
+    metrics : sequence of str
+        Any of :data:`OPTIMISM_METRICS`.
+    inner_splits : int, default 3
+        Inner folds of the grid search.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``model, metric, apparent, optimism, corrected, n_boot, n_failed``; one row per
+        metric and a final ``shrinkage`` row.
+
+    Raises
+    ------
+    AnalysisError
+        On invalid inputs or when every replicate fails.
+
+    Examples
+    --------
+    >>> from analysis.learners import model_zoo
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame({"x": rng.normal(size=80)})
+    >>> y = (X["x"] + rng.normal(size=80) > 0).astype(int)
+    >>> spec = model_zoo({"x": {"type": "numeric"}}, ["x"])["logistic"]
+    >>> t = bootstrap_optimism(spec, X, y, n_boot=10, n_jobs=1, progress=False)
+    >>> t["metric"].tolist()
+    ['auc', 'brier', 'calibration_intercept', 'calibration_slope', 'shrinkage']
+    """
+    if not isinstance(spec, ModelSpec):
+        raise AnalysisError(f"spec must be a ModelSpec, got {type(spec).__name__}")
+    n_boot = _check_int(n_boot, "n_boot", 1)
+    inner_splits = _check_int(inner_splits, "inner_splits", 2)
+    metrics = list(metrics)
+    bad = [m for m in metrics if m not in OPTIMISM_METRICS]
+    if bad or not metrics or len(set(metrics)) != len(metrics):
+        raise AnalysisError(
+            f"metrics must be distinct names from {list(OPTIMISM_METRICS)}, got {metrics}"
+        )
+    Xr, yi = _check_xy(X, y, {spec.name: spec}, inner_splits)
+    fitted, _, _, _ = _fit_spec(spec, Xr, yi, inner_splits, int(seed))
+    apparent = _metric_values(yi, _predict(fitted, Xr), metrics)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, yi.size, size=(n_boot, yi.size))
+    tasks = [
+        delayed(_boot_task)(spec, Xr, yi, idx[b], inner_splits, _task_seed(seed, b), metrics)
+        for b in range(n_boot)
+    ]
+    results = _run(tasks, _resolve_n_jobs(n_jobs), progress, f"bootstrap {spec.name}")
+    ok = [r for r, _ in results if r is not None]
+    if not ok:
+        raise AnalysisError(
+            f"bootstrap_optimism: all {n_boot} replicates of model '{spec.name}' failed "
+            f"(first error: {results[0][1]})"
+        )
+    rows = []
+    for m in metrics:
+        diff = np.array([b[m] - t[m] for b, t in ok], dtype=float)
+        diff = diff[np.isfinite(diff)]
+        optimism = float(diff.mean()) if diff.size else np.nan
+        app = float(apparent[m])
+        rows.append((spec.name, m, app, optimism, app - optimism, n_boot, n_boot - diff.size))
+    slopes = np.array([t["_slope"] for _, t in ok], dtype=float)
+    slopes = slopes[np.isfinite(slopes)]
+    shrink = float(slopes.mean()) if slopes.size else np.nan
+    rows.append(
+        (spec.name, "shrinkage", 1.0, 1.0 - shrink, 1.0 - (1.0 - shrink), n_boot,
+         n_boot - slopes.size)
+    )
+    return pd.DataFrame(
+        rows, columns=["model", "metric", "apparent", "optimism", "corrected", "n_boot", "n_failed"]
+    )

@@ -1,0 +1,396 @@
+"""Tests of analysis.validation: nested CV, comparison table, selection rule, bootstrap."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+from pandas.testing import assert_frame_equal
+from scipy.special import expit, logit
+from sklearn.base import clone
+from sklearn.metrics import brier_score_loss, roc_auc_score
+from sklearn.model_selection import GridSearchCV, RepeatedStratifiedKFold, StratifiedKFold
+
+from analysis.errors import AnalysisError
+from analysis.learners import model_zoo
+from analysis.validation import (
+    COMPARISON_COLUMNS,
+    SelectionRule,
+    bootstrap_optimism,
+    compare_models,
+    fit_final,
+    nested_cv,
+    oof_probabilities,
+    select_model,
+)
+
+CODEBOOK = {
+    "x1": {"type": "numeric"},
+    "x2": {"type": "numeric", "transform": "log"},
+    "flag": {"type": "binary"},
+    "group": {"type": "categorical", "levels": ["a", "b", "c"]},
+}
+SETTINGS = dict(outer_splits=3, outer_repeats=2, inner_splits=2, seed=11, progress=False)
+
+
+def make_data(n=120, seed=0):
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(
+        {
+            "x1": rng.normal(size=n),
+            "x2": rng.lognormal(1.0, 0.7, n),
+            "flag": rng.binomial(1, 0.4, n).astype(float),
+            "group": rng.choice(["a", "b", "c"], n),
+        }
+    )
+    lp = -0.2 + 1.2 * X["x1"] + 0.8 * np.log(X["x2"]) - 0.8 + 0.7 * X["flag"]
+    y = rng.binomial(1, expit(lp)).astype(int)
+    X.loc[rng.choice(n, 6, replace=False), "x1"] = np.nan
+    X.loc[rng.choice(n, 4, replace=False), "group"] = np.nan
+    X.index = np.arange(1000, 1000 + n)  # a non-default index must not matter
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_data()
+
+
+@pytest.fixture(scope="module")
+def zoo():
+    return model_zoo(
+        CODEBOOK, list(CODEBOOK), smoke=True, seed=2,
+        include=["intercept_only", "logistic", "lasso", "random_forest"],
+    )
+
+
+@pytest.fixture(scope="module")
+def result(data, zoo):
+    X, y = data
+    return nested_cv(zoo, X, y, n_jobs=1, **SETTINGS)
+
+
+# ---------------------------------------------------------------------------
+# Nested CV
+# ---------------------------------------------------------------------------
+
+
+def test_predictions_table_shape(result, data):
+    X, y = data
+    pred = result.predictions
+    assert list(pred.columns) == ["model", "repeat", "fold", "row", "y", "probability"]
+    assert len(pred) == 4 * 2 * len(X)
+    assert list(pred["model"].unique()) == ["intercept_only", "logistic", "lasso", "random_forest"]
+    assert np.array_equal(pred["y"].to_numpy(), y[pred["row"].to_numpy()])
+    assert pred["probability"].between(0, 1).all()
+    assert list(result.tuning.columns)[:5] == ["model", "repeat", "fold", "best_params", "inner_score"]
+    assert len(result.tuning) == 4 * 6
+
+
+def test_no_leakage_folds_partition_rows_within_each_repeat(result, data):
+    X, _ = data
+    for (_, _), g in result.predictions.groupby(["model", "repeat"]):
+        rows = [set(f["row"]) for _, f in g.groupby("fold")]
+        assert sum(len(r) for r in rows) == len(X)  # each row exactly once
+        assert set().union(*rows) == set(range(len(X)))
+        for i in range(len(rows)):
+            for j in range(i + 1, len(rows)):
+                assert not rows[i] & rows[j]
+
+
+def test_fold_predictions_come_from_a_model_fitted_on_the_training_rows_only(result, data, zoo):
+    """Independent recomputation: refit the logistic on each outer training set."""
+    X, y = data
+    Xr = X.reset_index(drop=True)
+    outer = RepeatedStratifiedKFold(n_splits=3, n_repeats=2, random_state=11)
+    pred = result.predictions.query("model == 'logistic'")
+    for i, (train, test) in enumerate(outer.split(Xr, y)):
+        repeat, fold = divmod(i, 3)
+        pipe = clone(zoo["logistic"].pipeline).fit(Xr.iloc[train], y[train])
+        got = pred.query("repeat == @repeat and fold == @fold").sort_values("row")
+        assert got["row"].tolist() == sorted(test.tolist())
+        expected = pipe.predict_proba(Xr.iloc[np.sort(test)])[:, 1]
+        assert np.allclose(got["probability"], expected, atol=1e-10)
+
+
+def test_tuning_records_the_inner_grid_search(result, data, zoo):
+    X, y = data
+    tuning = result.tuning.query("model == 'lasso'")
+    assert all(set(json.loads(p)) == {"model__C"} for p in tuning["best_params"])
+    assert tuning["inner_score"].lt(0).all()  # mean neg_log_loss
+    assert result.tuning.query("model == 'logistic'")["inner_score"].isna().all()
+
+
+def test_nested_cv_is_deterministic_and_independent_of_n_jobs(result, data, zoo):
+    X, y = data
+    again = nested_cv(zoo, X, y, n_jobs=1, **SETTINGS)
+    assert_frame_equal(result.predictions, again.predictions)
+    assert_frame_equal(result.tuning, again.tuning)
+    parallel = nested_cv(zoo, X, y, n_jobs=2, **SETTINGS)
+    assert_frame_equal(result.predictions, parallel.predictions)
+    assert_frame_equal(result.tuning, parallel.tuning)
+    other = nested_cv({"logistic": zoo["logistic"]}, X, y, n_jobs=1, **{**SETTINGS, "seed": 12})
+    assert not np.array_equal(
+        other.predictions["fold"], result.predictions.query("model == 'logistic'")["fold"]
+    )
+
+
+def test_nested_cv_input_errors(data, zoo):
+    X, y = data
+    with pytest.raises(AnalysisError, match="DataFrame"):
+        nested_cv(zoo, X.to_numpy(), y, progress=False)
+    with pytest.raises(AnalysisError, match="0/1"):
+        nested_cv(zoo, X, np.where(y == 1, 2, 0), progress=False)
+    with pytest.raises(AnalysisError, match="lacks column"):
+        nested_cv(zoo, X.drop(columns="x2"), y, progress=False)
+    with pytest.raises(AnalysisError, match="outer_splits"):
+        nested_cv(zoo, X, y, outer_splits=1, progress=False)
+    with pytest.raises(AnalysisError, match="at least"):
+        nested_cv(zoo, X.iloc[:6], np.array([0, 0, 0, 0, 1, 1]), progress=False)
+    with pytest.raises(AnalysisError, match="ModelSpec"):
+        nested_cv({"m": object()}, X, y, progress=False)
+
+
+def test_oof_probabilities_average_the_repeats(result, data):
+    X, _ = data
+    oof = oof_probabilities(result)
+    assert list(oof.columns) == result.model_names
+    assert oof.index.tolist() == list(range(len(X)))
+    pred = result.predictions.query("model == 'lasso'")
+    r0 = pred.query("repeat == 0").set_index("row")["probability"].sort_index()
+    r1 = pred.query("repeat == 1").set_index("row")["probability"].sort_index()
+    assert np.allclose(oof["lasso"], (r0 + r1) / 2)
+
+
+# ---------------------------------------------------------------------------
+# Comparison
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def table(result, data):
+    return compare_models(result, data[1], n_boot=20, seed=0)
+
+
+def test_compare_models_columns_and_selection(table):
+    assert tuple(table.columns[: len(COMPARISON_COLUMNS)]) == COMPARISON_COLUMNS
+    for col in [
+        "auc_se", "auc_cv_se", "scaled_brier", "log_loss", "calibration_intercept_ci_lower",
+        "calibration_intercept_ci_upper", "calibration_slope_ci_lower",
+        "calibration_slope_ci_upper", "e50", "e90", "sensitivity", "specificity", "ppv", "npv",
+        "delong_p_vs_reference", "complexity", "selection_note",
+    ]:
+        assert col in table.columns, col
+    assert table["selected"].sum() == 1
+    assert not table.set_index("model").loc["intercept_only", "selected"]
+    assert (table["selection_note"] != "").all()
+
+
+def test_compare_models_metrics_match_independent_computations(table, result, data):
+    _, y = data
+    oof = oof_probabilities(result)
+    t = table.set_index("model")
+    for model in ["logistic", "lasso", "random_forest"]:
+        p = oof[model].to_numpy()
+        assert t.loc[model, "auc"] == pytest.approx(roc_auc_score(y, p), abs=1e-12)
+        assert t.loc[model, "brier"] == pytest.approx(brier_score_loss(y, p), abs=1e-12)
+        lp = logit(np.clip(p, 1e-6, 1 - 1e-6))
+        slope = sm.GLM(y, sm.add_constant(lp), family=sm.families.Binomial()).fit().params[1]
+        assert t.loc[model, "calibration_slope"] == pytest.approx(slope, rel=1e-6)
+        citl = sm.GLM(y, np.ones((len(y), 1)), family=sm.families.Binomial(), offset=lp).fit()
+        assert t.loc[model, "calibration_intercept"] == pytest.approx(citl.params[0], abs=1e-6)
+        prev = y.mean()
+        pos = p >= prev
+        assert t.loc[model, "sensitivity"] == pytest.approx(pos[y == 1].mean())
+        assert t.loc[model, "specificity"] == pytest.approx((~pos)[y == 0].mean())
+        # auc_cv_se: SD of the 6 per-fold AUCs / sqrt(3 folds)
+        folds = result.predictions.query("model == @model").groupby(["repeat", "fold"])
+        fold_auc = [roc_auc_score(g["y"], g["probability"]) for _, g in folds]
+        assert len(fold_auc) == 6
+        assert t.loc[model, "auc_cv_se"] == pytest.approx(np.std(fold_auc, ddof=1) / np.sqrt(3))
+    assert np.isnan(t.loc["logistic", "delong_p_vs_reference"])
+    assert 0 <= t.loc["lasso", "delong_p_vs_reference"] <= 1
+
+
+def test_intercept_only_row(table):
+    row = table.set_index("model").loc["intercept_only"]
+    assert row["auc"] == 0.5
+    assert np.isnan(row["calibration_slope"]) and np.isnan(row["auc_ci_lower"])
+    assert np.isfinite(row["calibration_intercept"]) and np.isfinite(row["brier"])
+    assert "benchmark" in row["selection_note"]
+
+
+def test_compare_models_is_deterministic_and_checks_inputs(table, result, data):
+    _, y = data
+    assert_frame_equal(table, compare_models(result, y, n_boot=20, seed=0))
+    with pytest.raises(AnalysisError, match="does not match"):
+        compare_models(result, 1 - y, n_boot=0)
+    with pytest.raises(AnalysisError, match="reference"):
+        compare_models(result, y, reference="svm", n_boot=0)
+    t = compare_models(result, y, threshold=0.5, n_boot=0)
+    assert t["brier_ci_lower"].isna().all() and (t["threshold"] == 0.5).all()
+
+
+# ---------------------------------------------------------------------------
+# Selection rule (hand-made tables)
+# ---------------------------------------------------------------------------
+
+
+def hand_table(rows):
+    return pd.DataFrame(
+        rows, columns=["model", "auc", "auc_cv_se", "calibration_slope", "complexity"]
+    )
+
+
+def chosen(table, **kwargs):
+    out = select_model(table, **kwargs)
+    assert out["selected"].sum() == 1
+    return out.loc[out["selected"], "model"].item(), out.set_index("model")["selection_note"]
+
+
+def test_one_se_rule_picks_the_simpler_model():
+    t = hand_table(
+        [
+            ("intercept_only", 0.50, np.nan, np.nan, 0),
+            ("logistic", 0.71, 0.03, 0.95, 1),
+            ("lasso", 0.70, 0.03, 1.00, 1),
+            ("random_forest", 0.73, 0.03, 1.05, 3),
+            ("mlp", 0.74, 0.03, 0.90, 4),
+        ]
+    )
+    model, notes = chosen(t)
+    assert model == "logistic"  # 0.71 >= 0.74 - 0.03; ties in complexity -> higher AUC
+    assert "one SE" in notes["logistic"] and "mlp" in notes["logistic"]
+    assert "benchmark" in notes["intercept_only"]
+    # with a smaller SE only the models within 0.01 of the best qualify
+    t2 = t.assign(auc_cv_se=0.01)
+    assert chosen(t2)[0] == "random_forest"
+    assert "below the one-SE bar" in chosen(t2)[1]["logistic"]
+    # SE of the best model is the one used
+    t3 = t.assign(auc_cv_se=[np.nan, 0.001, 0.001, 0.001, 0.05])
+    assert chosen(t3)[0] == "logistic"
+
+
+def test_miscalibrated_model_is_not_eligible():
+    t = hand_table(
+        [
+            ("logistic", 0.70, 0.02, 0.60, 1),  # would win on simplicity
+            ("random_forest", 0.71, 0.02, 1.10, 3),
+            ("mlp", 0.80, 0.02, 1.50, 4),  # best AUC but miscalibrated
+        ]
+    )
+    model, notes = chosen(t)
+    assert model == "random_forest"
+    assert "ineligible" in notes["logistic"] and "0.60" in notes["logistic"]
+    assert "ineligible" in notes["mlp"]
+    assert "needs recalibration" not in notes["random_forest"]
+    # boundary slopes 0.8 and 1.2 are eligible
+    assert chosen(t.assign(calibration_slope=[0.8, 1.1, 1.2]))[0] == "mlp"
+
+
+def test_all_miscalibrated_falls_back_and_flags():
+    t = hand_table(
+        [
+            ("intercept_only", 0.5, np.nan, np.nan, 0),
+            ("logistic", 0.70, 0.02, 0.60, 1),
+            ("random_forest", 0.75, 0.02, 1.40, 3),
+        ]
+    )
+    model, notes = chosen(t)
+    assert model == "random_forest"
+    assert "needs recalibration" in notes["random_forest"]
+    # with a wide SE the simpler model wins, still flagged
+    model, notes = chosen(t.assign(auc_cv_se=0.06))
+    assert model == "logistic" and "needs recalibration" in notes["logistic"]
+
+
+def test_selection_rule_options_and_errors():
+    t = hand_table([("logistic", 0.70, np.nan, 1.0, 1), ("svm", 0.72, np.nan, 1.0, 3)])
+    assert chosen(t)[0] == "svm"  # no SE -> no tolerance
+    assert chosen(t.assign(auc_se=0.05))[0] == "logistic"  # falls back to DeLong SE
+    assert chosen(t.assign(auc_cv_se=0.01), rule=SelectionRule(n_se=2.0))[0] == "logistic"
+    wide = SelectionRule(slope_range=(0.5, 2.0))
+    assert "[0.5, 2]" in wide.describe()
+    assert "one standard error" in SelectionRule().describe()
+    with pytest.raises(AnalysisError, match="complexity"):
+        select_model(t.drop(columns="complexity"))
+    with pytest.raises(AnalysisError, match="no candidate"):
+        select_model(hand_table([("intercept_only", 0.5, np.nan, np.nan, 0)]))
+    with pytest.raises(AnalysisError, match="repeat"):
+        select_model(pd.concat([t, t]))
+
+
+# ---------------------------------------------------------------------------
+# Bootstrap optimism and final fit
+# ---------------------------------------------------------------------------
+
+
+def noise_data(n=100, p=20, seed=3):
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(rng.normal(size=(n, p)), columns=[f"z{j}" for j in range(p)])
+    y = rng.permutation(np.r_[np.ones(n // 2, int), np.zeros(n - n // 2, int)])
+    return X, y
+
+
+def test_optimism_on_pure_noise():
+    X, y = noise_data()
+    cb = {c: {"type": "numeric"} for c in X.columns}
+    spec = model_zoo(cb, list(X.columns), include=["logistic"])["logistic"]
+    t = bootstrap_optimism(spec, X, y, n_boot=40, seed=1, n_jobs=1, progress=False)
+    assert list(t.columns) == ["model", "metric", "apparent", "optimism", "corrected", "n_boot",
+                               "n_failed"]
+    assert t["metric"].tolist() == ["auc", "brier", "calibration_intercept", "calibration_slope",
+                                    "shrinkage"]
+    r = t.set_index("metric")
+    # apparent AUC of the model refitted on all patients, computed independently
+    full = clone(spec.pipeline).fit(X, y)
+    assert r.loc["auc", "apparent"] == pytest.approx(
+        roc_auc_score(y, full.predict_proba(X)[:, 1]), abs=1e-12
+    )
+    assert r.loc["auc", "apparent"] > 0.7
+    assert abs(r.loc["auc", "corrected"] - 0.5) < 0.08
+    assert np.allclose(t["optimism"], t["apparent"] - t["corrected"], atol=1e-15, rtol=0)
+    assert r.loc["calibration_slope", "apparent"] == pytest.approx(1.0, abs=1e-5)
+    assert r.loc["shrinkage", "apparent"] == 1.0
+    assert r.loc["shrinkage", "corrected"] < 0.6
+    assert r.loc["brier", "corrected"] > r.loc["brier", "apparent"]
+    assert (t["n_boot"] == 40).all()
+
+
+def test_optimism_is_small_on_a_strong_signal_and_deterministic():
+    rng = np.random.default_rng(8)
+    n = 200
+    X = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n)})
+    y = rng.binomial(1, expit(2.0 * X["a"] - 1.5 * X["b"])).astype(int)
+    cb = {c: {"type": "numeric"} for c in X.columns}
+    spec = model_zoo(cb, ["a", "b"], include=["logistic"])["logistic"]
+    kw = dict(n_boot=24, seed=4, progress=False)
+    t = bootstrap_optimism(spec, X, y, n_jobs=1, **kw)
+    r = t.set_index("metric")
+    assert 0 <= r.loc["auc", "optimism"] < 0.01
+    assert r.loc["shrinkage", "corrected"] > 0.9
+    assert_frame_equal(t, bootstrap_optimism(spec, X, y, n_jobs=2, **kw))
+
+
+def test_bootstrap_reruns_tuning_and_counts_failures(data):
+    X, y = data
+    spec = model_zoo(CODEBOOK, list(CODEBOOK), smoke=True, include=["lasso"])["lasso"]
+    t = bootstrap_optimism(spec, X, y, n_boot=4, n_jobs=1, progress=False,
+                           metrics=("auc", "log_loss", "ici"))
+    assert t["metric"].tolist() == ["auc", "log_loss", "ici", "shrinkage"]
+    assert (t["n_failed"] == 0).all()
+    with pytest.raises(AnalysisError, match="metrics"):
+        bootstrap_optimism(spec, X, y, n_boot=2, metrics=("accuracy",), progress=False)
+
+
+def test_fit_final_matches_a_manual_grid_search(data):
+    X, y = data
+    spec = model_zoo(CODEBOOK, list(CODEBOOK), smoke=True, include=["lasso"])["lasso"]
+    final = fit_final(spec, X, y, inner_splits=3, seed=5)
+    search = GridSearchCV(
+        clone(spec.pipeline), spec.param_grid, scoring="neg_log_loss",
+        cv=StratifiedKFold(3, shuffle=True, random_state=5),
+    ).fit(X.reset_index(drop=True), y)
+    assert final.best_params_ == search.best_params_
+    assert np.allclose(final.predict_proba(X)[:, 1], search.predict_proba(X)[:, 1])
