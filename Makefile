@@ -21,7 +21,8 @@ STUDIES := $(patsubst data/%/study.yaml,%,$(wildcard data/*/study.yaml))
 # Studies whose demo cohort `make data` generates (a generator in src/analysis/synthetic).
 DEMO_STUDIES := ibd-biologics cd-upadacitinib-ius ra-refractory sle-belimumab cd-msc
 DEMO_RAW := $(foreach s,$(DEMO_STUDIES),data/$(s)/raw/cohort.csv)
-NOTEBOOKS := 01-prepare-cohort 02-describe-cohort 03-correlate-predictors 04-fit-regression
+NOTEBOOKS := 01-prepare-cohort 02-describe-cohort 03-correlate-predictors 04-fit-regression \
+             05-compare-models 06-validate-model
 PKG_SRC := $(shell find src/analysis -name '*.py' -o -name '*.html' 2>/dev/null) pyproject.toml
 SYNTH_SRC := $(wildcard src/analysis/synthetic/*.py) $(wildcard src/analysis/indices/*.py)
 
@@ -87,6 +88,8 @@ PREPARED := reports/%/notebooks/01-prepare-cohort.ipynb
 $(eval $(call notebook_rule,02-describe-cohort,$(PREPARED)))
 $(eval $(call notebook_rule,03-correlate-predictors,$(PREPARED)))
 $(eval $(call notebook_rule,04-fit-regression,$(PREPARED)))
+$(eval $(call notebook_rule,05-compare-models,$(PREPARED)))
+$(eval $(call notebook_rule,06-validate-model,reports/%/notebooks/05-compare-models.ipynb))
 
 reports/%/report.html: $(foreach nb,$(NOTEBOOKS),reports/%/notebooks/$(nb).ipynb)
 	$(PY) -m analysis report --study $*

@@ -258,6 +258,10 @@ def test_contribution_arguments_are_checked(cohort):
         patient_contributions(model, X, X.iloc[:1], method="kernel")
     with pytest.raises(AnalysisError, match="max_evals: must be an integer >= 2p \\+ 1 = 9"):
         patient_contributions(model, X, X.iloc[:1], max_evals=5)
+    bad = X.iloc[:1].astype({"age": object})
+    bad.iloc[0, 0] = "old"
+    with pytest.raises(AnalysisError, match="patients: column 'age' must be numeric like X"):
+        patient_contributions(model, X, bad, method="exact")
     wide = pd.DataFrame({f"x{i}": [0.0, 1.0] for i in range(11)})
     with pytest.raises(AnalysisError, match="at most 10 predictors \\(got 11\\)"):
         patient_contributions(model, wide, wide, method="exact")

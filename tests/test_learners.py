@@ -62,8 +62,15 @@ def test_feature_names_are_readable_and_grouped():
     X, _ = make_cohort()
     pre = build_preprocessor(CODEBOOK, PREDICTORS, splines={"age": 4}).fit(X)
     assert pre.get_feature_names_out().tolist() == [
-        "age", "age'", "age''", "crp", "visits", "smoker",
-        "sex[male]", "stage[II]", "stage[III]",
+        "age",
+        "age'",
+        "age''",
+        "crp",
+        "visits",
+        "smoker",
+        "sex[male]",
+        "stage[II]",
+        "stage[III]",
     ]
 
 
@@ -140,9 +147,19 @@ def test_preprocessor_errors(codebook, predictors, kwargs, match):
 
 def test_zoo_names_complexity_and_smoke_grids():
     zoo = model_zoo(CODEBOOK, PREDICTORS, smoke=True)
-    assert tuple(zoo) == MODEL_NAMES == (
-        "intercept_only", "logistic", "lasso", "elastic_net", "random_forest",
-        "gradient_boosting", "svm", "mlp",
+    assert (
+        tuple(zoo)
+        == MODEL_NAMES
+        == (
+            "intercept_only",
+            "logistic",
+            "lasso",
+            "elastic_net",
+            "random_forest",
+            "gradient_boosting",
+            "svm",
+            "mlp",
+        )
     )
     assert {k: s.complexity for k, s in zoo.items()} == COMPLEXITY
     assert COMPLEXITY["intercept_only"] == 0 < COMPLEXITY["logistic"] == COMPLEXITY["lasso"]

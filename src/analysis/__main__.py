@@ -6,6 +6,7 @@ check   validate a study's raw table against its codebook (exit 1 on any violati
 data    write the deterministic demo cohort(s)
 run     execute one notebook for one study through Papermill (atomic)
 report  render reports/<study>/report.html (Quarto, or the nbconvert fallback)
+predict score new patients with a study's saved model
 studies list the studies found under data/*/study.yaml
 """
 
@@ -125,6 +126,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--root", default=None)
     p.add_argument("--fallback", action="store_true", help="skip Quarto even if installed")
     p.set_defaults(func=_cmd_report)
+
+    from .predict import add_predict_parser
+
+    add_predict_parser(sub)
 
     p = sub.add_parser("studies", help="list studies under data/")
     p.add_argument("--root", default=None)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import warnings
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -32,11 +33,13 @@ from .errors import AnalysisError
 from .metrics import check_outcome
 
 __all__ = [
+    "exact_shapley",
     "global_contributions",
     "patient_contributions",
     "permutation_importance_table",
     "plot_importance",
     "plot_patient_contributions",
+    "sampled_shapley",
 ]
 
 METHODS = ("auto", "shap", "exact", "permutation")
@@ -99,7 +102,8 @@ def permutation_importance_table(pipeline, X: pd.DataFrame, y, *,
     from sklearn.metrics import get_scorer
 
     if not isinstance(X, pd.DataFrame):
-        raise AnalysisError(f"X: must be a pandas DataFrame of predictor columns, got {type(X).__name__}")
+        raise AnalysisError(
+            f"X: must be a pandas DataFrame of predictor columns, got {type(X).__name__}")
     y = check_outcome(y, name="y")
     if len(y) != len(X):
         raise AnalysisError(f"y: has {len(y)} values but X has {len(X)} rows")
@@ -153,7 +157,11 @@ class _Codec:
                 codes = {v: float(i) for i, v in enumerate(self.levels[c])}
                 out[:, j] = [codes[str(v)] if pd.notna(v) else np.nan for v in df[c]]
             else:
-                out[:, j] = pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float)
+                try:
+                    out[:, j] = pd.to_numeric(df[c]).to_numpy(dtype=float)
+                except (ValueError, TypeError) as exc:
+                    raise AnalysisError(
+                        f"patients: column {c!r} must be numeric like X ({exc})") from exc
         return out
 
     def decode(self, arr: np.ndarray) -> pd.DataFrame:
@@ -189,7 +197,8 @@ def _coalition_values(f, x: np.ndarray, bg: np.ndarray, masks: np.ndarray) -> np
     for start in range(0, len(masks), per_chunk):
         block = masks[start:start + per_chunk]
         rows = np.where(block[:, None, :], x[None, None, :], bg[None, :, :])
-        out[start:start + per_chunk] = f(rows.reshape(-1, x.size)).reshape(len(block), m).mean(axis=1)
+        pred = f(rows.reshape(-1, x.size)).reshape(len(block), m)
+        out[start:start + per_chunk] = pred.mean(axis=1)
     return out
 
 
@@ -262,8 +271,16 @@ def sampled_shapley(f, x: np.ndarray, bg: np.ndarray, n_pairs: int,
     return phi / len(orders), float(values[0]), values[full]
 
 
+def _import_shap():
+    with warnings.catch_warnings():  # shap's colour maps use deprecated matplotlib calls
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import shap
+    return shap
+
+
 def _shap_values(f, patients: np.ndarray, bg: np.ndarray, max_evals: int, seed: int):
-    import shap
+    shap = _import_shap()
 
     masker = shap.maskers.Independent(bg, max_samples=len(bg))
     explainer = shap.Explainer(f, masker, algorithm="permutation", seed=seed)
@@ -275,7 +292,7 @@ def _shap_available() -> bool:
     if importlib.util.find_spec("shap") is None:
         return False
     try:
-        import shap  # noqa: F401
+        _import_shap()
     except Exception:  # a broken numba/llvmlite install must not break explanations
         return False
     return True
@@ -352,7 +369,8 @@ def patient_contributions(pipeline, X: pd.DataFrame, patients: pd.DataFrame, *,
     if background is None:
         if isinstance(background_size, bool) or not isinstance(background_size, int | np.integer) \
                 or background_size < 1:
-            raise AnalysisError(f"background_size: must be a positive integer, got {background_size!r}")
+            raise AnalysisError(
+                f"background_size: must be a positive integer, got {background_size!r}")
         rng = np.random.default_rng(seed)
         take = np.sort(rng.choice(len(X), size=min(int(background_size), len(X)), replace=False))
         background = X.iloc[take]
@@ -363,7 +381,8 @@ def patient_contributions(pipeline, X: pd.DataFrame, patients: pd.DataFrame, *,
         max_evals = 10 * (2 * p + 1)
     if isinstance(max_evals, bool) or not isinstance(max_evals, int | np.integer) \
             or max_evals < 2 * p + 1:
-        raise AnalysisError(f"max_evals: must be an integer >= 2p + 1 = {2 * p + 1}, got {max_evals!r}")
+        raise AnalysisError(
+            f"max_evals: must be an integer >= 2p + 1 = {2 * p + 1}, got {max_evals!r}")
     if method == "auto":
         method = "exact" if p <= MAX_EXACT else ("shap" if _shap_available() else "permutation")
     if method == "exact" and p > MAX_EXACT:
@@ -499,7 +518,8 @@ def plot_patient_contributions(df_for_one_patient: pd.DataFrame, *,
     d = df_for_one_patient
     if d["row"].nunique() != 1:
         raise AnalysisError(
-            f"df_for_one_patient: must hold one patient, got {d['row'].nunique()} distinct 'row' values")
+            "df_for_one_patient: must hold one patient, "
+            f"got {d['row'].nunique()} distinct 'row' values")
     labels = labels or {}
     d = d.reindex(d["contribution"].abs().sort_values(ascending=False, kind="mergesort").index)
     base, pred = float(d["base_value"].iloc[0]), float(d["prediction"].iloc[0])
@@ -509,7 +529,8 @@ def plot_patient_contributions(df_for_one_patient: pd.DataFrame, *,
     ax = fig.subplots()
     colors = np.where(d["contribution"] >= 0, "#C44E52", "#4C72B0")
     ax.barh(y, d["contribution"], left=starts, color=colors)
-    ax.set_yticks(y, [f"{labels.get(v, v)} = {_show(x)}" for v, x in zip(d["variable"], d["value"], strict=True)])
+    names = zip(d["variable"], d["value"], strict=True)
+    ax.set_yticks(y, [f"{labels.get(v, v)} = {_show(x)}" for v, x in names])
     ax.axvline(base, color="0.5", ls="--", lw=0.8)
     ax.axvline(pred, color="0.1", lw=0.8)
     ax.set_xlabel(f"Predicted probability (average {base:.2f} -> this patient {pred:.2f})")

@@ -7,48 +7,46 @@ with NaN for missing) and does *all* of its preprocessing itself, so that resamp
 (:mod:`analysis.validation`) re-runs the imputation, transformation and scaling inside
 every training set and nothing leaks from the test patients.
 
-Preprocessing (:func:`build_preprocessor`), one column at a time and in predictor order:
+Preprocessing (:func:`build_preprocessor`); columns processed alike share one transformer:
 
-===============  ==========================================================================
-codebook type    steps
-===============  ==========================================================================
-numeric,         codebook ``transform`` (``log``: :class:`ClippedLog`, i.e. ``log`` of the
-integer          value clipped below at half the smallest positive training value, so zeros
-                 below a detection limit get a finite value; ``log1p``; ``sqrt`` of the value
-                 clipped at 0) -> median imputation -> optional restricted cubic spline
-                 (:class:`analysis.splines.RestrictedCubicSpline`) -> standardisation.
-binary           most-frequent imputation; kept as 0/1 (not standardised).
-categorical      most-frequent imputation -> one-hot coding with the codebook levels,
-                 dropping the first (reference) level; unseen levels code as the reference
-                 (``handle_unknown="ignore"``).  Columns are named ``sex[male]``.
-===============  ==========================================================================
+* numeric and integer: the codebook ``transform`` (``log``: :class:`ClippedLog`, the log
+  of the value clipped below at half the smallest positive training value, so a zero
+  below a detection limit gets a finite value; ``log1p``; ``sqrt`` of the value clipped
+  at 0) -> median imputation -> optional restricted cubic spline
+  (:class:`analysis.splines.RestrictedCubicSpline`) -> standardisation;
+* binary: most-frequent imputation, kept as 0/1 (not standardised, so a coefficient is
+  the contrast with 0);
+* categorical: most-frequent imputation -> one-hot coding with the codebook levels,
+  dropping the first (reference) level; unseen levels code as the reference
+  (``handle_unknown="ignore"``).  Columns are named like ``sex[male]``.
 
-Imputation choice: single median / most-frequent imputation fitted inside the pipeline.
-It is deterministic, cheap enough to repeat in thousands of resampled fits, and what a
-deployed model would do for a new patient with a missing value.  Multiple imputation
-(:mod:`analysis.imputation`) is used for the inferential regression analysis instead.
+Imputation choice: single median / most-frequent imputation fitted inside the pipeline
+(not ``IterativeImputer``).  It is deterministic, cheap enough to repeat in thousands of
+resampled fits, and what a deployed model does for a new patient with a missing value.
+Multiple imputation (:mod:`analysis.imputation`) serves the inferential regression
+analysis instead.
 
-The zoo (:func:`model_zoo`) and the complexity ranks used by the one-standard-error rule
-of :func:`analysis.validation.select_model`:
+The zoo (:func:`model_zoo`) with the complexity ranks used by the one-standard-error rule
+of :func:`analysis.validation.select_model` in brackets:
 
-====================  ==========================================================  =========
-name                  estimator                                                   complexity
-====================  ==========================================================  =========
-``intercept_only``    :class:`~sklearn.dummy.DummyClassifier` (``prior``)          0
-``logistic``          unpenalised logistic regression (the reference)              1
-``lasso``             L1-penalised logistic (saga), ``C`` tuned                    1
-``elastic_net``       elastic-net logistic (saga), ``C`` and ``l1_ratio`` tuned    1
-``svm``               RBF :class:`~sklearn.svm.SVC` with Platt scaling             3
-``random_forest``     :class:`~sklearn.ensemble.RandomForestClassifier`            3
-``gradient_boosting`` :class:`~sklearn.ensemble.HistGradientBoostingClassifier`    3
-``mlp``               one-hidden-layer :class:`~sklearn.neural_network.MLPClassifier` 4
-clinical scores       :class:`FixedScoreClassifier` (recalibrated published score)  0
-====================  ==========================================================  =========
+* ``intercept_only`` [0] - :class:`~sklearn.dummy.DummyClassifier` (``prior``): the
+  benchmark, never selected;
+* ``logistic`` [1] - unpenalised logistic regression, the reference: ``C=inf`` (the
+  spelling of ``penalty=None`` from scikit-learn 1.8) fitted by Newton steps
+  (``newton-cholesky``, ``tol=1e-10``), i.e. the maximum-likelihood fit of
+  ``glm``/``rms::lrm``;
+* ``lasso`` [1] - L1-penalised logistic (saga), ``C`` tuned;
+* ``elastic_net`` [1] - elastic-net logistic (saga), ``C`` and ``l1_ratio`` tuned;
+* ``random_forest`` [3] - :class:`~sklearn.ensemble.RandomForestClassifier`;
+* ``gradient_boosting`` [3] - :class:`~sklearn.ensemble.HistGradientBoostingClassifier`;
+* ``svm`` [3] - RBF :class:`~sklearn.svm.SVC` with Platt scaling (below);
+* ``mlp`` [4] - one-hidden-layer :class:`~sklearn.neural_network.MLPClassifier`;
+* clinical scores [0] - :class:`FixedScoreClassifier`, a published score recalibrated.
 
 Penalised logistic models count as simple (rank 1, like the reference) because they are
-additive on the logit scale with the same terms; a fixed clinical score with only a
-recalibration intercept and slope is the simplest candidate (rank 0; the intercept-only
-model, also rank 0, is a benchmark and never selected).
+additive on the logit scale with the same terms.  A fixed clinical score with only a
+recalibration intercept and slope is the simplest candidate (rank 0), so the one-SE rule
+prefers it whenever the new models do not beat it by more than one standard error.
 
 SVM probabilities: :class:`~sklearn.calibration.CalibratedClassifierCV` with
 ``method="sigmoid"`` and ``ensemble=False`` around an RBF ``SVC`` - Platt scaling fitted
@@ -513,7 +511,10 @@ def _zoo_estimators(seed: int, smoke: bool) -> dict[str, tuple[Any, dict]]:
             ),
             "gradient_boosting": (
                 HistGradientBoostingClassifier(
-                    max_iter=20, max_depth=2, learning_rate=0.1, early_stopping=False,
+                    max_iter=20,
+                    max_depth=2,
+                    learning_rate=0.1,
+                    early_stopping=False,
                     random_state=seed,
                 ),
                 {},
@@ -521,7 +522,10 @@ def _zoo_estimators(seed: int, smoke: bool) -> dict[str, tuple[Any, dict]]:
             "svm": (_svm(seed), {"model__estimator__C": [1.0]}),
             "mlp": (
                 MLPClassifier(
-                    hidden_layer_sizes=(4,), solver="lbfgs", alpha=1.0, max_iter=500,
+                    hidden_layer_sizes=(4,),
+                    solver="lbfgs",
+                    alpha=1.0,
+                    max_iter=500,
                     random_state=seed,
                 ),
                 {},
@@ -551,7 +555,9 @@ def _zoo_estimators(seed: int, smoke: bool) -> dict[str, tuple[Any, dict]]:
             {"model__estimator__C": [0.1, 1.0, 10.0], "model__estimator__gamma": ["scale", 0.01]},
         ),
         "mlp": (
-            MLPClassifier(hidden_layer_sizes=(8,), solver="lbfgs", max_iter=1000, random_state=seed),
+            MLPClassifier(
+                hidden_layer_sizes=(8,), solver="lbfgs", max_iter=1000, random_state=seed
+            ),
             {"model__alpha": [0.1, 1.0, 10.0]},
         ),
     }
@@ -632,9 +638,7 @@ def model_zoo(
     names = list(MODEL_NAMES) if include is None else list(include)
     unknown = [n for n in names if n not in MODEL_NAMES]
     if unknown:
-        raise AnalysisError(
-            f"include: unknown model(s) {unknown}; choose from {list(MODEL_NAMES)}"
-        )
+        raise AnalysisError(f"include: unknown model(s) {unknown}; choose from {list(MODEL_NAMES)}")
     estimators = _zoo_estimators(int(seed), bool(smoke))
     zoo: dict[str, ModelSpec] = {}
     for name in MODEL_NAMES:
@@ -734,7 +738,9 @@ class FixedScoreClassifier(ClassifierMixin, BaseEstimator):
     def _score(self, frame: pd.DataFrame) -> np.ndarray:
         score = np.asarray(self.score_fn(frame), dtype=float).ravel()
         if score.size != len(frame):
-            raise AnalysisError(f"{self.name}: score_fn returned {score.size} values for {len(frame)} rows")
+            raise AnalysisError(
+                f"{self.name}: score_fn returned {score.size} values for {len(frame)} rows"
+            )
         if not np.isfinite(score).all():
             raise AnalysisError(f"{self.name}: score is missing or infinite after imputation")
         return score
@@ -957,9 +963,7 @@ def clinical_score_spec(
     if predictors is not None:
         missing = [c for c in columns if c not in set(predictors)]
         if missing:
-            raise AnalysisError(
-                f"clinical score {name!r} needs predictor column(s) {missing}"
-            )
+            raise AnalysisError(f"clinical score {name!r} needs predictor column(s) {missing}")
     clf = FixedScoreClassifier(score_fn=fn, name=name, columns=list(columns))
     return ModelSpec(
         name, _SCORE_LABELS.get(name, name), Pipeline([("model", clf)]), {}, complexity
@@ -975,5 +979,6 @@ def clone_spec(spec: ModelSpec) -> ModelSpec:
     >>> clone_spec(s).pipeline is s.pipeline
     False
     """
-    return ModelSpec(spec.name, spec.label, clone(spec.pipeline), dict(spec.param_grid),
-                     spec.complexity)
+    return ModelSpec(
+        spec.name, spec.label, clone(spec.pipeline), dict(spec.param_grid), spec.complexity
+    )

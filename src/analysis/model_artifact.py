@@ -161,6 +161,36 @@ def save_model(pipeline, study: Study, *, model_name: str, metrics: pd.DataFrame
     return folder
 
 
+def derivations_for(study: Study, names) -> dict[str, Any]:
+    """The derive rules needed to compute ``names`` from raw columns, with the codebook of
+    those raw inputs, so that a model folder can score raw patient tables on its own.
+
+    Returns ``{"derive": {name: expression, ...} in evaluation order, "inputs": codebook}``.
+    """
+    import ast
+
+    needed: dict[str, str] = {}
+    inputs: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in needed or name not in study.derive:
+            if name not in study.derive and name in study.variables:
+                inputs.add(name)
+            return
+        expression = study.derive[name]
+        for node in ast.walk(ast.parse(expression, mode="eval")):
+            if isinstance(node, ast.Name):
+                visit(node.id)
+        needed[name] = expression
+
+    derived_predictors = [n for n in names if n in study.derive]
+    for name in derived_predictors:
+        visit(name)
+    order = [n for n in study.derive if n in needed]  # study order: dependencies first
+    return {"derive": {n: needed[n] for n in order},
+            "inputs": study.codebook(sorted(inputs))}
+
+
 def _metadata(pipeline, study: Study, model_name, metrics, frame, sha256) -> dict[str, Any]:
     outcome = pd.to_numeric(frame[study.outcome], errors="coerce")
     observed = outcome.dropna()
@@ -194,6 +224,7 @@ def _metadata(pipeline, study: Study, model_name, metrics, frame, sha256) -> dic
         },
         "id": {"name": study.id, **study.codebook([study.id])[study.id]} if study.id else None,
         "predictors": study.codebook(study.predictors),
+        "derivations": derivations_for(study, study.predictors),
         "training": {
             "n": int(observed.size),
             "events": int((observed == 1).sum()),

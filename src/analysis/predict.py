@@ -97,6 +97,7 @@ def predict_patients(folder_or_study, patients: pd.DataFrame, *,
     for name, var in metadata_variables(meta).items():
         # missing predictor values are imputed by the pipeline, so none is required here
         variables[name] = replace(var, required=False)
+    patients = _derive_missing_predictors(patients, meta, source)
     typed, _ = validate_table(patients, variables, id_col=id_col, source=source)
 
     X = typed[predictors]
@@ -116,6 +117,26 @@ def predict_patients(folder_or_study, patients: pd.DataFrame, *,
             scored[column] = float(option) if numeric else str(option)
             out[name] = _positive_class(pipeline, scored)
     out["warnings"] = range_warnings(X, meta["training"]["ranges"])
+    return out
+
+
+def _derive_missing_predictors(patients: pd.DataFrame, meta: dict, source: str) -> pd.DataFrame:
+    """Compute derived predictors (e.g. BMI from height and weight) absent from the input,
+    with the study's own derive rules stored in model.json."""
+    spec = meta.get("derivations") or {}
+    rules = spec.get("derive") or {}
+    missing = [p for p in meta["predictors"] if p not in patients.columns and p in rules]
+    if not missing:
+        return patients
+    from .derive import derive_columns
+
+    inputs = {name: replace(metadata_variables({"predictors": {name: entry}})[name], required=False)
+              for name, entry in (spec.get("inputs") or {}).items()}
+    frame, _ = validate_table(patients, inputs, source=source)
+    derived = derive_columns(frame, rules)
+    out = patients.copy()
+    for name in missing:
+        out[name] = derived[name].to_numpy()
     return out
 
 
@@ -203,7 +224,8 @@ def _num(x) -> str:
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument("--study", required=True, help="study name (its model is in reports/<study>/model)")
+    parser.add_argument("--study", required=True,
+                        help="study name (its model is in reports/<study>/model)")
     parser.add_argument("--input", required=True, help="patients table (CSV, XLSX or Parquet)")
     parser.add_argument("--output", required=True, help="CSV to write (atomically)")
     parser.add_argument("--root", default=None, help="project root (default: this project)")
@@ -220,7 +242,8 @@ def add_predict_parser(subparsers) -> argparse.ArgumentParser:
     --------
     >>> parser = argparse.ArgumentParser(prog="analysis")
     >>> _ = add_predict_parser(parser.add_subparsers(dest="command"))
-    >>> args = parser.parse_args(["predict", "--study", "s", "--input", "a.csv", "--output", "b.csv"])
+    >>> args = parser.parse_args(
+    ...     ["predict", "--study", "s", "--input", "a.csv", "--output", "b.csv"])
     >>> args.func is run_predict, args.root
     (True, None)
     """

@@ -148,7 +148,9 @@ def _check_xy(X, y, models: Mapping[str, ModelSpec], min_per_class: int):
     for name, spec in models.items():
         missing = [c for c in _required_columns(spec.pipeline) if c not in X.columns]
         if missing:
-            raise AnalysisError(f"X lacks column(s) {sorted(set(missing))} needed by model '{name}'")
+            raise AnalysisError(
+                f"X lacks column(s) {sorted(set(missing))} needed by model '{name}'"
+            )
     return X.reset_index(drop=True), yi
 
 
@@ -280,7 +282,9 @@ class NestedCVResult:
 
 
 def _cv_task(spec, X, y, train, test, inner_splits, inner_seed):
-    fitted, params, score, n_warn = _fit_spec(spec, X.iloc[train], y[train], inner_splits, inner_seed)
+    fitted, params, score, n_warn = _fit_spec(
+        spec, X.iloc[train], y[train], inner_splits, inner_seed
+    )
     return _predict(fitted, X.iloc[test]), _json(params), score, n_warn
 
 
@@ -377,7 +381,9 @@ def nested_cv(
             tasks.append(delayed(_cv_task)(spec, Xr, yi, train, test, inner_splits, inner_seed))
     results = _run(tasks, _resolve_n_jobs(n_jobs), progress, "nested CV")
     pred_parts, tuning_rows = [], []
-    for (name, repeat, fold, test), (prob, params, score, n_warn) in zip(keys, results, strict=True):
+    for (name, repeat, fold, test), (prob, params, score, n_warn) in zip(
+        keys, results, strict=True
+    ):
         pred_parts.append(
             pd.DataFrame(
                 {
@@ -445,8 +451,10 @@ def oof_probabilities(result: NestedCVResult) -> pd.DataFrame:
     """
     if not isinstance(result, NestedCVResult):
         raise AnalysisError("result must be a NestedCVResult from nested_cv")
-    wide = result.predictions.groupby(["row", "model"], sort=True)["probability"].mean().unstack(
-        "model"
+    wide = (
+        result.predictions.groupby(["row", "model"], sort=True)["probability"]
+        .mean()
+        .unstack("model")
     )
     n = result.settings.get("n", len(wide))
     wide = wide.reindex(index=pd.RangeIndex(n, name="row"), columns=result.model_names)
@@ -606,7 +614,9 @@ def compare_models(
         threshold = prevalence
     if not (isinstance(threshold, int | float) and 0 <= threshold <= 1):
         raise AnalysisError(f"threshold must be a number in [0, 1], got {threshold!r}")
-    if isinstance(n_boot, bool) or not isinstance(n_boot, int | np.integer) or n_boot in (1,) or n_boot < 0:  # noqa: E501
+    if isinstance(n_boot, bool) or not isinstance(n_boot, int | np.integer) or n_boot in (1,):
+        raise AnalysisError(f"n_boot must be 0 or an integer >= 2, got {n_boot!r}")
+    if n_boot < 0:
         raise AnalysisError(f"n_boot must be 0 or an integer >= 2, got {n_boot!r}")
     meta = result.models.set_index("model")
     k = result.settings["outer_splits"]
@@ -622,14 +632,20 @@ def compare_models(
         constant = bool(meta.loc[name, "constant"])
         row: dict = {"model": name}
         if constant:
-            row.update(auc=0.5, auc_ci_lower=np.nan, auc_ci_upper=np.nan, auc_se=np.nan,
-                       auc_cv_se=np.nan)
+            row.update(
+                auc=0.5, auc_ci_lower=np.nan, auc_ci_upper=np.nan, auc_se=np.nan, auc_cv_se=np.nan
+            )
         else:
             a = delong_auc(yi, p)
             fa = fold_auc.loc[fold_auc["model"] == name, "auc"].dropna().to_numpy()
             cv_se = float(np.std(fa, ddof=1) / np.sqrt(k)) if fa.size > 1 else np.nan
-            row.update(auc=a.auc, auc_ci_lower=a.ci_lower, auc_ci_upper=a.ci_upper, auc_se=a.se,
-                       auc_cv_se=cv_se)
+            row.update(
+                auc=a.auc,
+                auc_ci_lower=a.ci_lower,
+                auc_ci_upper=a.ci_upper,
+                auc_se=a.se,
+                auc_cv_se=cv_se,
+            )
         row["brier"] = brier_score(yi, p)
         ci, cl, cu, cs, sl, su = _calibration(yi, p)
         if constant:
@@ -649,8 +665,12 @@ def compare_models(
                 (bi.ci_lower, bi.ci_upper) if bi is not None else (np.nan, np.nan)
             )
         else:
-            row.update(brier_ci_lower=np.nan, brier_ci_upper=np.nan, ici_ci_lower=np.nan,
-                       ici_ci_upper=np.nan)
+            row.update(
+                brier_ci_lower=np.nan,
+                brier_ci_upper=np.nan,
+                ici_ci_lower=np.nan,
+                ici_ci_upper=np.nan,
+            )
         row.update(
             calibration_intercept_ci_lower=cl,
             calibration_intercept_ci_upper=cu,
@@ -673,6 +693,8 @@ def compare_models(
         rows.append(row)
     table = pd.DataFrame(rows)
     table["selection_note"] = ""
+    rest = [c for c in table.columns if c not in COMPARISON_COLUMNS]
+    table = table[list(COMPARISON_COLUMNS) + rest]
     return select_model(table, rule=rule or SelectionRule())
 
 
@@ -1055,8 +1077,15 @@ def bootstrap_optimism(
     slopes = slopes[np.isfinite(slopes)]
     shrink = float(slopes.mean()) if slopes.size else np.nan
     rows.append(
-        (spec.name, "shrinkage", 1.0, 1.0 - shrink, 1.0 - (1.0 - shrink), n_boot,
-         n_boot - slopes.size)
+        (
+            spec.name,
+            "shrinkage",
+            1.0,
+            1.0 - shrink,
+            1.0 - (1.0 - shrink),
+            n_boot,
+            n_boot - slopes.size,
+        )
     )
     return pd.DataFrame(
         rows, columns=["model", "metric", "apparent", "optimism", "corrected", "n_boot", "n_failed"]
