@@ -35,7 +35,7 @@ RUN_FLAGS := $(if $(SMOKE),--smoke) $(if $(SEED),--seed $(SEED))
 # raw inputs of a study: the generated demo cohort, or whatever the user put in raw/
 raw_inputs = $(if $(filter $(1),$(DEMO_STUDIES)),data/$(1)/raw/cohort.csv,$(wildcard data/$(1)/raw/*))
 
-.PHONY: help all data study check report test lint kernel env clean distclean
+.PHONY: help all data study check report test lint kernel env benchmarks clean distclean
 
 help: ## list the targets
 	@echo "Usage: make <target> [STUDY=name] [SMOKE=1]"
@@ -55,6 +55,10 @@ report: reports/$(STUDY)/report.html ## render one study's report
 
 test: $(KERNEL_STAMP) ## run the whole test suite
 	$(PY) -m pytest -n 2 --dist loadgroup $(TEST_ARGS)
+
+benchmarks: all ## external validation against the truth, and timing of 05 + 06 (full settings)
+	$(PY) benchmarks/oracle.py
+	$(PY) benchmarks/timing.py
 
 lint: $(ENV_STAMP) ## ruff over the package and tests
 	$(VENV)/bin/ruff check src tests

@@ -70,3 +70,18 @@ def test_tables_are_byte_identical_and_formatted_copy_is_used(tmp_path):
     doc = docx.Document(str(tmp_path / "a" / "t.docx"))
     cells = [c.text for c in doc.tables[0].rows[1].cells]
     assert cells == ["Age", "1.01 (0.99-1.03)"]
+
+
+def test_show_renders_any_figure_as_png(monkeypatch):
+    from matplotlib.figure import Figure
+
+    import analysis.export as export
+
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
+    fig = Figure()
+    fig.subplots().plot([0, 1], [1, 0])
+    export.show(fig)
+    assert shown[0].data[:8] == b"\x89PNG\r\n\x1a\n"
+    export.show(pd.DataFrame({"a": [1], "b": ["x"]}))
+    assert "<th>a</th>" in shown[1].data and "<td>x</td>" in shown[1].data

@@ -19,6 +19,7 @@ from .io import write_bytes, write_text
 
 FIGURE_FORMATS = ("pdf", "svg", "png")
 PNG_DPI = 300
+SCREEN_DPI = 110  # figures shown in notebooks and reports (the exported PNG has 300 dpi)
 CSV_FLOAT_FORMAT = "%.10g"
 _FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
@@ -142,11 +143,14 @@ def show(obj, caption: str | None = None):
     --------
     >>> show(pd.DataFrame({"a": [1]}))  # doctest: +SKIP
     """
-    from IPython.display import HTML, display
+    from IPython.display import HTML, Image, display
     from matplotlib.figure import Figure
 
     if isinstance(obj, Figure):
-        display(obj)
+        # rendered to PNG here, so it shows whatever the kernel's matplotlib backend is
+        buffer = io.BytesIO()
+        obj.savefig(buffer, format="png", dpi=SCREEN_DPI, bbox_inches="tight", metadata=_METADATA["png"])
+        display(Image(data=buffer.getvalue(), format="png"))
         import matplotlib.pyplot as plt
 
         plt.close(obj)

@@ -60,7 +60,8 @@ def run_notebook(notebook: str | Path, output: str | Path, parameters: dict[str,
     env_before = {k: os.environ.get(k) for k in (RUN_MANIFEST_ENV, ROOT_ENV, "MPLBACKEND")}
     os.environ[RUN_MANIFEST_ENV] = manifest
     os.environ[ROOT_ENV] = str(root)
-    os.environ["MPLBACKEND"] = "Agg"
+    # the kernel's own inline backend renders figures into the notebook (and so the report)
+    os.environ.pop("MPLBACKEND", None)
     if progress is None:
         progress = sys.stderr.isatty() or not os.environ.get("CI")
     try:

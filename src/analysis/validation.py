@@ -446,8 +446,9 @@ def oof_probabilities(result: NestedCVResult) -> pd.DataFrame:
     ...                      "probability": [0.2, 0.6, 0.4, 0.8]})
     >>> meta = pd.DataFrame({"model": ["m"], "label": ["m"], "complexity": [1],
     ...                      "constant": [False]})
-    >>> oof_probabilities(NestedCVResult(pred, pd.DataFrame(), meta, {"n": 2}))["m"].tolist()
-    [0.30000000000000004, 0.7]
+    >>> oof = oof_probabilities(NestedCVResult(pred, pd.DataFrame(), meta, {"n": 2}))
+    >>> oof["m"].round(2).tolist()
+    [0.3, 0.7]
     """
     if not isinstance(result, NestedCVResult):
         raise AnalysisError("result must be a NestedCVResult from nested_cv")

@@ -1,0 +1,65 @@
+"""Wall time of model comparison (05) and validation (06) per study, full settings.
+
+Runs the two notebooks through Papermill (the same runner as ``make``) into a scratch folder
+for each study, on the machine's cores, and records seconds per notebook. Target: under
+3 minutes for 05 + 06 on a 200-patient study with B = 200 on 2 cores.
+
+Usage::
+
+    .venv/bin/python benchmarks/timing.py [--study NAME ...]
+
+Needs the processed cohorts (``make all`` first). Writes ``benchmarks/results/timing.csv``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from analysis.paths import list_studies, study_paths
+from analysis.runner import run_notebook
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+NOTEBOOKS = ("05-compare-models", "06-validate-model")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--study", action="append")
+    args = parser.parse_args(argv)
+    rows = []
+    for name in args.study or list_studies(ROOT):
+        paths = study_paths(name, ROOT)
+        if not paths.processed_cohort.exists():
+            print(f"{name}: no processed cohort (run `make all` first); skipped", file=sys.stderr)
+            continue
+        n = len(pd.read_parquet(paths.processed_cohort))
+        for nb in NOTEBOOKS:
+            start = time.perf_counter()
+            # the real outputs are rewritten with identical content: same inputs, same seed
+            run_notebook(ROOT / "notebooks" / f"{nb}.ipynb", paths.notebooks / f"{nb}.ipynb",
+                         {"study": name}, root=ROOT, progress=False)
+            rows.append({"study": name, "patients": n, "notebook": nb,
+                         "seconds": round(time.perf_counter() - start, 1)})
+            print(rows[-1], file=sys.stderr)
+    table = pd.DataFrame(rows)
+    total = table.groupby(["study", "patients"], as_index=False)["seconds"].sum()
+    total["notebook"] = "05+06"
+    table = pd.concat([table, total], ignore_index=True)
+    table["cores"] = os.cpu_count()
+    table["machine"] = platform.machine()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    table.to_csv(RESULTS / "timing.csv", index=False)
+    print(table.to_string(index=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
