@@ -22,7 +22,7 @@ STUDIES := $(patsubst data/%/study.yaml,%,$(wildcard data/*/study.yaml))
 DEMO_STUDIES := ibd-biologics cd-upadacitinib-ius ra-refractory sle-belimumab cd-msc
 DEMO_RAW := $(foreach s,$(DEMO_STUDIES),data/$(s)/raw/cohort.csv)
 NOTEBOOKS := 01-prepare-cohort 02-describe-cohort 03-correlate-predictors 04-fit-regression \
-             05-compare-models 06-validate-model
+             05-compare-models 06-validate-model 07-follow-visits
 PKG_SRC := $(shell find src/analysis -name '*.py' -o -name '*.html' 2>/dev/null) pyproject.toml
 SYNTH_SRC := $(wildcard src/analysis/synthetic/*.py) $(wildcard src/analysis/indices/*.py)
 
@@ -94,6 +94,7 @@ $(eval $(call notebook_rule,03-correlate-predictors,$(PREPARED)))
 $(eval $(call notebook_rule,04-fit-regression,$(PREPARED)))
 $(eval $(call notebook_rule,05-compare-models,$(PREPARED)))
 $(eval $(call notebook_rule,06-validate-model,reports/%/notebooks/05-compare-models.ipynb))
+$(eval $(call notebook_rule,07-follow-visits,$(PREPARED)))
 
 reports/%/report.html: $(foreach nb,$(NOTEBOOKS),reports/%/notebooks/$(nb).ipynb)
 	$(PY) -m analysis report --study $*

@@ -132,3 +132,12 @@ def test_patient_lookup_reads_cohort_columns_for_each_visit():
     out = derive_columns(visits, {"male": 'patient("sex") == "M"'},
                          {"patient": patient_lookup(visits, "id", cohort)})
     assert out["male"].tolist() == [1.0, 0.0, 1.0]
+
+
+def test_baseline_inside_where_uses_the_whole_table():
+    visits = pd.DataFrame({"id": ["a", "a", "b", "b"], "week": [0, 12, 0, 12],
+                           "cdai": [300.0, 200.0, 280.0, 260.0]})
+    out = derive_columns(visits, {"resp": "where(week > 0, cdai_response(baseline(cdai), cdai), None)"},
+                         {"baseline": baseline_lookup(visits, "id", "week", 0)})
+    assert np.isnan(out["resp"].iloc[0]) and np.isnan(out["resp"].iloc[2])
+    assert out["resp"].iloc[[1, 3]].tolist() == [1.0, 0.0]

@@ -136,10 +136,12 @@ def _to_bool(x):
 
 
 class _Evaluator:
-    def __init__(self, frame: pd.DataFrame, functions: Mapping[str, Callable], where_: str):
+    def __init__(self, frame: pd.DataFrame, functions: Mapping[str, Callable], where_: str,
+                 root: pd.DataFrame | None = None):
         self.frame = frame
         self.functions = functions
         self.where = where_
+        self.root = frame if root is None else root  # the whole table (where() evaluates subsets)
 
     def fail(self, message: str):
         raise StudyConfigError(f"{self.where}: {message}")
@@ -234,7 +236,7 @@ class _Evaluator:
         out = pd.Series(np.nan, index=self.frame.index, dtype=float)
         for mask, branch in ((chosen, node.args[1]), (~chosen & known, node.args[2])):
             if mask.any():
-                sub = _Evaluator(self.frame.loc[mask], self.functions, self.where)
+                sub = _Evaluator(self.frame.loc[mask], self.functions, self.where, self.root)
                 value = sub.visit(branch)
                 if isinstance(value, pd.Series):
                     value = value.reindex(self.frame.index[mask])
@@ -262,10 +264,16 @@ class _Evaluator:
         if name not in self.functions or self.functions[name] is None:
             known = ", ".join(sorted(self.functions))
             self.fail(f"unknown function {name!r} (available: {known})")
+        function = self.functions[name]
+        if getattr(function, "whole_table", False) and len(self.frame) != len(self.root):
+            # baseline()/visit()/patient() look across rows: evaluate them on the whole
+            # table, then keep this subset's rows
+            whole = _Evaluator(self.root, self.functions, self.where).visit(node)
+            return pd.Series(whole, index=self.root.index).loc[self.frame.index]
         args = [self.visit(a) for a in node.args]
         kwargs = {kw.arg: self.visit(kw.value) for kw in node.keywords}
         try:
-            result = self.functions[name](*args, **kwargs)
+            result = function(*args, **kwargs)
         except TypeError as exc:
             self.fail(f"{name}(): {exc}")
         except IndexInputError as exc:
@@ -392,6 +400,7 @@ def visit_lookup(visits: pd.DataFrame, id_col: str, time_col: str, ids: pd.Serie
             raise StudyConfigError(f"visit({name!r}, {time!r}): no visits at {time_col} = {time!r}")
         return pd.Series(ids.map(at.set_index(id_col)[name]).to_numpy(), index=ids.index)
 
+    visit.whole_table = True
     return visit
 
 
@@ -405,6 +414,7 @@ def baseline_lookup(visits: pd.DataFrame, id_col: str, time_col: str, first_time
         first = pd.Series(values[at_first].to_numpy(), index=ids[at_first].to_numpy())
         return pd.Series(ids.map(first).to_numpy(), index=visits.index)
 
+    baseline.whole_table = True
     return baseline
 
 
@@ -417,4 +427,5 @@ def patient_lookup(visits: pd.DataFrame, id_col: str, cohort: pd.DataFrame) -> C
         values = cohort.set_index(id_col)[name]
         return pd.Series(visits[id_col].map(values).to_numpy(), index=visits.index)
 
+    patient.whole_table = True
     return patient

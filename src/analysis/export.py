@@ -26,6 +26,12 @@ _FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 matplotlib.rcParams["svg.hashsalt"] = "analysis"
 matplotlib.rcParams["pdf.compression"] = 6
 
+# first column left-aligned, keeping the indentation of Table 1 levels
+TABLE_STYLE = (
+    "<style>table.analysis-table td:first-child, table.analysis-table th:first-child "
+    "{text-align: left; white-space: pre;}</style>\n"
+)
+
 _METADATA = {
     "pdf": {"CreationDate": None, "ModDate": None, "Producer": "analysis", "Creator": "analysis"},
     "svg": {"Date": None, "Creator": "analysis"},
@@ -61,7 +67,7 @@ def table_to_html(df: pd.DataFrame, caption: str | None = None) -> str:
     """A formatted table as a small standalone HTML fragment."""
     body = df.to_html(index=False, na_rep="", border=0, classes="analysis-table", escape=True)
     cap = f"<p class='caption'><strong>{caption}</strong></p>\n" if caption else ""
-    return f"{cap}{body}\n"
+    return f"{TABLE_STYLE}{cap}{body}\n"
 
 
 def table_to_docx(df: pd.DataFrame, caption: str | None = None) -> bytes:

@@ -108,5 +108,10 @@ def _render_with_nbconvert(combined, title: str) -> str:
         exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
         exclude_raw=True,
     )
+    combined = copy.deepcopy(combined)
+    # Quarto takes the title from the front matter; the fallback shows it as a heading
+    combined.cells.insert(1, nbformat.v4.new_markdown_cell(
+        f"# {title}\n\n*Rendered by nbconvert: Quarto was not found when this report was built.*"))
+    combined.cells[1]["id"] = "title"
     body, _ = exporter.from_notebook_node(combined, resources={"metadata": {"name": title}})
     return body
