@@ -26,6 +26,11 @@ NOTEBOOKS := 01-prepare-cohort 02-describe-cohort 03-correlate-predictors 04-fit
 PKG_SRC := $(shell find src/analysis -name '*.py' -o -name '*.html' 2>/dev/null) pyproject.toml
 SYNTH_SRC := $(wildcard src/analysis/synthetic/*.py) $(wildcard src/analysis/indices/*.py)
 
+# one native thread per process: joblib spreads folds and resamples over the cores
+export OMP_NUM_THREADS ?= 1
+export OPENBLAS_NUM_THREADS ?= 1
+export MKL_NUM_THREADS ?= 1
+
 STUDY ?= ibd-biologics
 SMOKE ?=
 SEED ?=

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-import shutil
+import os
+
+# one native thread per process, as in notebook runs (see analysis.runner.THREAD_VARIABLES)
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import shutil  # noqa: E402
 from pathlib import Path
 
-import pytest
-import yaml
+import pytest  # noqa: E402
+import yaml  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -107,6 +107,7 @@ def test_scaling_standardises_with_training_mean_and_sd():
     assert np.allclose(pre.transform(X).ravel(), expected)
 
 
+@pytest.mark.filterwarnings("ignore:Found unknown categories")
 def test_unknown_level_codes_as_reference_and_none_counts_as_missing():
     cb = {"stage": CODEBOOK["stage"]}
     train = pd.DataFrame({"stage": ["I", "II", "II", "III", None]})

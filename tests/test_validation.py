@@ -11,9 +11,11 @@ from scipy.special import expit, logit
 from sklearn.base import clone
 from sklearn.metrics import brier_score_loss, roc_auc_score
 from sklearn.model_selection import GridSearchCV, RepeatedStratifiedKFold, StratifiedKFold
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import Pipeline
 
 from analysis.errors import AnalysisError
-from analysis.learners import model_zoo
+from analysis.learners import ModelSpec, build_preprocessor, model_zoo
 from analysis.validation import (
     COMPARISON_COLUMNS,
     SelectionRule,
@@ -373,6 +375,7 @@ def test_optimism_identities_on_pure_noise():
         "apparent",
         "optimism",
         "corrected",
+        "oob",
         "n_boot",
         "n_failed",
     ]
@@ -406,7 +409,7 @@ def test_optimism_corrects_most_of_the_apparent_auc_on_pure_noise():
     corrected AUC about 0.57: the bootstrap removes most of the optimism but, as is
     known for so few events per variable (2.5), not quite all of it.
     """
-    apparent, corrected, shrinkage = [], [], []
+    apparent, corrected, shrinkage, oob = [], [], [], []
     for seed in range(5):
         X, y = noise_data(seed=seed)
         cb = {c: {"type": "numeric"} for c in X.columns}
@@ -416,10 +419,30 @@ def test_optimism_corrects_most_of_the_apparent_auc_on_pure_noise():
         apparent.append(r.loc["auc", "apparent"])
         corrected.append(r.loc["auc", "corrected"])
         shrinkage.append(r.loc["shrinkage", "corrected"])
+        oob.append(r.loc["auc", "oob"])
     assert min(apparent) > 0.65 and np.mean(apparent) > 0.7
     assert abs(np.mean(corrected) - 0.5) < 0.08
     assert np.mean(corrected) - 0.5 < (np.mean(apparent) - 0.5) / 3
     assert max(shrinkage) < 0.6  # the slope of a noise model shrinks towards 0
+    assert abs(np.mean(oob) - 0.5) < 0.05  # out-of-bag patients were never seen
+
+
+def test_harrell_correction_fails_for_an_interpolating_model_but_oob_does_not():
+    """The documented limitation: a 1-nearest-neighbour model memorises its training data."""
+    X, y = noise_data(p=5)
+    cb = {c: {"type": "numeric"} for c in X.columns}
+    pipe = Pipeline(
+        [
+            ("preprocess", build_preprocessor(cb, list(X.columns))),
+            ("model", KNeighborsClassifier(1)),
+        ]
+    )
+    spec = ModelSpec("nn1", "1-NN", pipe, {}, 2)
+    r = bootstrap_optimism(spec, X, y, n_boot=20, n_jobs=1, progress=False, metrics=("auc",))
+    r = r.set_index("metric")
+    assert r.loc["auc", "apparent"] == 1.0
+    assert r.loc["auc", "corrected"] > 0.7  # far from the true 0.5
+    assert abs(r.loc["auc", "oob"] - 0.5) < 0.1
 
 
 def test_optimism_is_small_on_a_strong_signal_and_deterministic():

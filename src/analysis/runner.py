@@ -18,6 +18,7 @@ from .io import RUN_MANIFEST_ENV, commit_partials, discard_partials
 from .paths import ROOT_ENV, project_root
 
 KERNEL_NAME = "imid-analysis"
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 class NotebookFailed(RuntimeError):
@@ -62,6 +63,11 @@ def run_notebook(notebook: str | Path, output: str | Path, parameters: dict[str,
     os.environ[ROOT_ENV] = str(root)
     # the kernel's own inline backend renders figures into the notebook (and so the report)
     os.environ.pop("MPLBACKEND", None)
+    # parallelism comes from joblib across folds and resamples; native thread pools inside
+    # each process only oversubscribe the cores (OpenMP spin-waits made one gradient
+    # boosting fit 200x slower on a loaded 2-core machine)
+    for var in THREAD_VARIABLES:
+        os.environ.setdefault(var, "1")
     if progress is None:
         progress = sys.stderr.isatty() or not os.environ.get("CI")
     try:
