@@ -122,6 +122,9 @@ def test_failed_stage_leaves_no_half_outputs(built, tmp_path):
     frame = pd.read_csv(raw, dtype=str)
     frame.loc[3, "age"] = "230"
     frame.to_csv(raw, index=False)
+    check = make(built, "check", "STUDY=ibd-broken", check=False)
+    assert check.returncode != 0
+    assert "column 'age': value above max 100 (1 row, e.g. row 4 (patient_id=IBD-0004))" in check.stderr
     proc = make(built, "study", "STUDY=ibd-broken", "SMOKE=1", check=False)
     assert proc.returncode != 0
     assert "value above max 100" in proc.stderr + proc.stdout
