@@ -541,7 +541,9 @@ def _zoo_estimators(seed: int, smoke: bool) -> dict[str, tuple[Any, dict]]:
             {"model__C": c_grid[::2] + [c_grid[-1]], "model__l1_ratio": [0.2, 0.5, 0.8]},
         ),
         "random_forest": (
-            RandomForestClassifier(n_estimators=250, random_state=seed, n_jobs=1),
+            # 150 trees: AUC and Brier change in the third decimal beyond this on cohorts of a
+            # few hundred, and B = 200 bootstrap refits of the tuned forest stay affordable
+            RandomForestClassifier(n_estimators=150, random_state=seed, n_jobs=1),
             {"model__min_samples_leaf": [2, 10], "model__max_features": ["sqrt", 0.5]},
         ),
         "gradient_boosting": (
@@ -590,7 +592,7 @@ def model_zoo(
 
     * lasso: ``C`` in 8 log-spaced values from 0.01 to 10;
     * elastic net: ``C`` in 5 of those values x ``l1_ratio`` in {0.2, 0.5, 0.8};
-    * random forest (250 trees): ``min_samples_leaf`` {2, 10} x ``max_features``
+    * random forest (150 trees): ``min_samples_leaf`` {2, 10} x ``max_features``
       {sqrt, 0.5};
     * gradient boosting (100 iterations, no early stopping): ``learning_rate``
       {0.03, 0.1} x ``max_depth`` {2, 3};
