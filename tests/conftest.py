@@ -9,7 +9,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import shutil  # noqa: E402
-from pathlib import Path
+from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 import yaml  # noqa: E402
@@ -53,3 +53,22 @@ def demo_project(tmp_path) -> Path:
     shutil.copy(REPO / "data" / "ibd-biologics" / "study.yaml", tmp_path / "data" / "ibd-biologics")
     write_demo_cohort("ibd-biologics", tmp_path)
     return tmp_path
+
+
+def cohort_csv(cohort) -> dict[str, str]:
+    """Each raw table of a simulated DemoCohort (and its truth file) as the CSV text written."""
+    from analysis.synthetic._base import frame_to_csv
+
+    return {name: frame_to_csv(frame) for name, frame in {**cohort.tables, "truth.csv": cohort.truth}.items()}
+
+
+def study_from_cohort(root: Path, name: str, cohort):
+    """A project under ``root`` holding the shipped study.yaml of ``name`` and ``cohort``."""
+    from analysis.study import load_study
+    from analysis.synthetic._base import write_cohort
+
+    folder = root / "data" / name
+    folder.mkdir(parents=True)
+    shutil.copy(REPO / "data" / name / "study.yaml", folder)
+    write_cohort(cohort, folder / "raw")
+    return load_study(name, root=root)

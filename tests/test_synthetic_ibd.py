@@ -7,13 +7,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
+from conftest import REPO
 from sklearn.metrics import roc_auc_score
 
 from analysis.prepare import prepare_cohort
 from analysis.study import load_study
 from analysis.synthetic import ibd_biologics, simulate, write_demo_cohort
 from analysis.synthetic._base import frame_to_csv
-from conftest import REPO
 
 # sha256 of the default demo cohort (200 patients, the profile's seed). It changes only when
 # the generator changes on purpose: then update it in the same commit and say why.

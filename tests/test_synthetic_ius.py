@@ -1,18 +1,16 @@
 """The cd-upadacitinib-ius demo cohort: deterministic bytes, valid data, known truth recovered."""
 
-import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
-from conftest import REPO
+from conftest import REPO, cohort_csv, study_from_cohort
 from sklearn.metrics import roc_auc_score
 
 from analysis.prepare import prepare_cohort
 from analysis.study import load_study
 from analysis.synthetic import cd_upadacitinib_ius as gen
-from analysis.synthetic._base import frame_to_csv, write_cohort
 
 STUDY = gen.NAME
 LABS = ["crp_mg_l", "calprotectin_ug_g", "albumin_g_l", "hemoglobin_g_dl",
@@ -20,16 +18,8 @@ LABS = ["crp_mg_l", "calprotectin_ug_g", "albumin_g_l", "hemoglobin_g_dl",
 OUTCOMES = ["remission_w12", "response_w12", "ius_response_w12", "endoscopic_response_w12"]
 
 
-def _csv(cohort):
-    return {name: frame_to_csv(frame) for name, frame in {**cohort.tables, "truth.csv": cohort.truth}.items()}
 
 
-def _project(root, cohort):
-    folder = root / "data" / STUDY
-    folder.mkdir(parents=True)
-    shutil.copy(REPO / "data" / STUDY / "study.yaml", folder)
-    write_cohort(cohort, folder / "raw")
-    return load_study(STUDY, root=root)
 
 
 @pytest.fixture(scope="module")
@@ -45,10 +35,10 @@ def big():
 
 
 def test_same_seed_same_bytes_different_seed_different_bytes():
-    a, b = _csv(gen.simulate()), _csv(gen.simulate())
+    a, b = cohort_csv(gen.simulate()), cohort_csv(gen.simulate())
     assert set(a) == {"cohort.csv", "visits.csv", "truth.csv"}
     assert a == b
-    other = _csv(gen.simulate(seed=1))
+    other = cohort_csv(gen.simulate(seed=1))
     assert all(other[name] != a[name] for name in a)
 
 
@@ -70,7 +60,7 @@ def test_complete_draw_is_the_simulated_draw_before_masking():
 
 def test_demo_cohort_validates_and_derived_outcome_is_the_latent_response(tmp_path):
     cohort = gen.simulate()
-    study = _project(tmp_path, cohort)
+    study = study_from_cohort(tmp_path, STUDY, cohort)
     prepared = prepare_cohort(study)
     out, truth = prepared.cohort, cohort.truth
     assert prepared.notes == []  # every column of the raw table is declared
@@ -107,7 +97,7 @@ def test_demo_cohort_validates_and_derived_outcome_is_the_latent_response(tmp_pa
 def test_a_larger_demo_draw_derives_exactly_the_latent_response(tmp_path):
     """The consistency construction holds for every patient, not only the default 120."""
     cohort = gen.simulate(1200, seed=3)
-    out = prepare_cohort(_project(tmp_path, cohort)).cohort
+    out = prepare_cohort(study_from_cohort(tmp_path, STUDY, cohort)).cohort
     assert (out["remission_w12"].to_numpy() == cohort.truth["latent_response"].to_numpy()).all()
 
 

@@ -6,21 +6,19 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
-from conftest import REPO
+from conftest import REPO, cohort_csv
 from sklearn.metrics import roc_auc_score
 
 from analysis.indices.rheumatoid import das28_crp
 from analysis.prepare import prepare_cohort
 from analysis.study import load_study
 from analysis.synthetic import ra_refractory as gen
-from analysis.synthetic._base import frame_to_csv, write_cohort
+from analysis.synthetic._base import write_cohort
 
 STUDY = gen.NAME
 LABS = ["igm_g_l", "lymphocytes_10e9_l", "hemoglobin_g_dl", "anti_carp_positive"]
 
 
-def _csv(cohort):
-    return {name: frame_to_csv(frame) for name, frame in {**cohort.tables, "truth.csv": cohort.truth}.items()}
 
 
 @pytest.fixture(scope="module")
@@ -40,10 +38,10 @@ def ra_project(tmp_path):
 
 
 def test_same_seed_same_bytes_different_seed_different_bytes():
-    a, b = _csv(gen.simulate()), _csv(gen.simulate())
+    a, b = cohort_csv(gen.simulate()), cohort_csv(gen.simulate())
     assert set(a) == {"cohort.csv", "visits.csv", "truth.csv"}
     assert a == b
-    other = _csv(gen.simulate(seed=1))
+    other = cohort_csv(gen.simulate(seed=1))
     assert all(other[name] != a[name] for name in a)
 
 

@@ -6,22 +6,20 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
-from conftest import REPO
+from conftest import REPO, cohort_csv
 from sklearn.metrics import roc_auc_score
 
 from analysis.indices.lupus import SLEDAI_2K_WEIGHTS
 from analysis.prepare import prepare_cohort
 from analysis.study import load_study
 from analysis.synthetic import sle_belimumab as gen
-from analysis.synthetic._base import frame_to_csv, write_cohort
+from analysis.synthetic._base import write_cohort
 
 STUDY = gen.NAME
 LABS = ["c3_g_l_w0", "c4_g_l_w0", "anti_dsdna_iu_ml_w0", "hemoglobin_g_dl", "lymphocytes_10e9_l",
         "egfr_ml_min", "c3_g_l_w48", "c4_g_l_w48", "anti_dsdna_iu_ml_w48"]
 
 
-def _csv(cohort):
-    return {name: frame_to_csv(frame) for name, frame in {**cohort.tables, "truth.csv": cohort.truth}.items()}
 
 
 @pytest.fixture(scope="module")
@@ -41,10 +39,10 @@ def sle_project(tmp_path):
 
 
 def test_same_seed_same_bytes_different_seed_different_bytes():
-    a, b = _csv(gen.simulate()), _csv(gen.simulate())
+    a, b = cohort_csv(gen.simulate()), cohort_csv(gen.simulate())
     assert set(a) == {"cohort.csv", "truth.csv"}
     assert a == b
-    other = _csv(gen.simulate(seed=1))
+    other = cohort_csv(gen.simulate(seed=1))
     assert all(other[name] != a[name] for name in a)
 
 
