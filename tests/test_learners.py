@@ -298,3 +298,31 @@ def test_fixed_score_classifier_generic_score():
     assert clf.predict(X).tolist() == (clf.predict_proba(X)[:, 1] >= 0.5).astype(int).tolist()
     with pytest.raises(AnalysisError, match="callable"):
         FixedScoreClassifier(score_fn=None).fit(X, y)
+
+
+def test_oob_tuned_forest_keeps_the_grid_point_with_the_best_out_of_bag_log_loss():
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.metrics import log_loss
+
+    from analysis.learners import OOBTunedForest
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(150, 3))
+    y = (X[:, 0] - X[:, 1] + rng.normal(size=150) > 0).astype(int)
+    grid = {"min_samples_leaf": [1, 5, 25]}
+    tuned = OOBTunedForest(grid, n_estimators=60, random_state=4).fit(X, y)
+    # the peer computation: one scikit-learn forest per point, scored by its OOB log loss
+    scores = []
+    for leaf in grid["min_samples_leaf"]:
+        rf = RandomForestClassifier(
+            n_estimators=60, min_samples_leaf=leaf, oob_score=True, random_state=4
+        ).fit(X, y)
+        scores.append(-log_loss(y, np.clip(rf.oob_decision_function_[:, 1], 1e-6, 1 - 1e-6)))
+    np.testing.assert_allclose(tuned.oob_scores_, scores, rtol=1e-9)
+    best = int(np.argmax(scores))
+    assert tuned.best_params_ == {"min_samples_leaf": grid["min_samples_leaf"][best]}
+    assert tuned.best_score_ == pytest.approx(max(scores))
+    peer = RandomForestClassifier(
+        n_estimators=60, min_samples_leaf=grid["min_samples_leaf"][best], random_state=4
+    ).fit(X, y)
+    np.testing.assert_allclose(tuned.predict_proba(X), peer.predict_proba(X))

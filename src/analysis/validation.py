@@ -39,7 +39,7 @@ from scipy import stats
 from sklearn.base import clone
 from sklearn.dummy import DummyClassifier
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import GridSearchCV, RepeatedStratifiedKFold, StratifiedKFold
+from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedKFold
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
@@ -55,6 +55,7 @@ from analysis.metrics import (
     log_loss,
     scaled_brier,
 )
+from analysis.tuning import grid_search
 
 __all__ = [
     "COMPARISON_COLUMNS",
@@ -191,23 +192,19 @@ def _fit_spec(spec: ModelSpec, X: pd.DataFrame, y: np.ndarray, inner_splits: int
         warnings.filterwarnings("ignore", message="Found unknown categories")
         grid = {k: list(v) for k, v in (spec.param_grid or {}).items()}
         if spec.tuned:
-            search = GridSearchCV(
-                clone(spec.pipeline),
-                grid,
-                scoring="neg_log_loss",
-                cv=StratifiedKFold(n_splits=inner_splits, shuffle=True, random_state=inner_seed),
-                refit=True,
-                n_jobs=1,
-                error_score=np.nan,
-            )
-            search.fit(X, y)
-            if not np.isfinite(search.best_score_):
+            cv = StratifiedKFold(n_splits=inner_splits, shuffle=True, random_state=inner_seed)
+            search = grid_search(spec.pipeline, grid, X, y, cv)
+            if not np.isfinite(search.score):
                 raise AnalysisError(f"model '{spec.name}': every grid point failed to fit")
-            fitted, params, score = search.best_estimator_, search.best_params_, search.best_score_
+            fitted, params, score = search.estimator, search.params, search.score
         else:
             params = {k: v[0] for k, v in grid.items()}
             fitted = clone(spec.pipeline).set_params(**params).fit(X, y)
             score = np.nan
+            final = fitted.steps[-1][1] if hasattr(fitted, "steps") else fitted
+            if hasattr(final, "best_params_"):  # tuned inside the estimator (OOBTunedForest)
+                params = {**params, **{f"model__{k}": v for k, v in final.best_params_.items()}}
+                score = getattr(final, "best_score_", np.nan)
     n_warn = sum(issubclass(w.category, ConvergenceWarning) for w in caught)
     return fitted, params, float(score), int(n_warn)
 
@@ -304,7 +301,9 @@ def nested_cv(
 
     Outer loop: :class:`~sklearn.model_selection.RepeatedStratifiedKFold`
     (``outer_splits`` x ``outer_repeats``, ``random_state=seed``).  In each outer training
-    set, a model with a grid is tuned by :class:`~sklearn.model_selection.GridSearchCV`
+    set, a model with a grid is tuned by a grid search (:func:`analysis.tuning.grid_search`,
+    the result of :class:`~sklearn.model_selection.GridSearchCV` with each inner fold's
+    preprocessing fitted once)
     over ``StratifiedKFold(inner_splits, shuffle=True)`` with ``scoring="neg_log_loss"``
     (a proper scoring rule) and refitted on the whole outer training set; a model without
     a grid is simply fitted.  The refitted pipeline predicts the held-out fold.  The inner
@@ -890,7 +889,8 @@ def _se_series(table: pd.DataFrame, column: str) -> pd.Series:
 def fit_final(spec: ModelSpec, X: pd.DataFrame, y, *, inner_splits: int = 3, seed: int = 0):
     """The model refitted on all patients, tuned by the same inner grid search.
 
-    For a spec with a grid, ``GridSearchCV`` (``StratifiedKFold(inner_splits,
+    For a spec with a grid, a grid search (:func:`analysis.tuning.grid_search`, equal to
+    ``GridSearchCV``) (``StratifiedKFold(inner_splits,
     shuffle=True, random_state=seed)``, ``neg_log_loss``) chooses the parameters on all
     patients and its ``best_estimator_`` (refitted on all of them) is returned; otherwise
     the pipeline is simply fitted.
