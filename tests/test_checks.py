@@ -4,12 +4,12 @@ import warnings
 
 import pandas as pd
 import pytest
+from conftest import make_study
 
 from analysis.__main__ import main
 from analysis.checks import UndeclaredColumnsWarning, check_study, validate_raw
 from analysis.errors import DataValidationError
 from analysis.study import load_study
-from conftest import make_study
 
 SPEC = {
     "title": "Check me",
@@ -35,7 +35,7 @@ def good_frame(n=6):
         "sex": ["female", "male"] * (n // 2),
         "arm": ["a", "b"] * (n // 2),
         "visits": [1, 2, 3, 4, 5, 6][:n],
-        "start": ["2020-01-0%d" % (i + 1) for i in range(n)],
+        "start": [f"2020-01-0{i + 1}" for i in range(n)],
         "response": [0, 1] * (n // 2),
     })
 

@@ -5,7 +5,11 @@ import pandas as pd
 import pytest
 
 from analysis.derive import (
-    baseline_lookup, derivation_table, derive_columns, evaluate, visit_lookup,
+    baseline_lookup,
+    derivation_table,
+    derive_columns,
+    evaluate,
+    visit_lookup,
 )
 from analysis.errors import StudyConfigError
 from analysis.indices.crohns import cdai

@@ -4,7 +4,6 @@ import re
 import tomllib
 
 import yaml
-
 from conftest import REPO
 
 
@@ -36,7 +35,8 @@ def test_dev_extra_has_the_test_tools():
 def test_makefile_generates_every_demo_study():
     from analysis.synthetic import GENERATORS
 
-    line = next(l for l in (REPO / "Makefile").read_text().splitlines() if l.startswith("DEMO_STUDIES :="))
+    lines = (REPO / "Makefile").read_text().splitlines()
+    line = next(t for t in lines if t.startswith("DEMO_STUDIES :="))
     assert sorted(line.split(":=")[1].split()) == sorted(GENERATORS)
     for name in GENERATORS:
         assert (REPO / "data" / name / "study.yaml").exists(), name

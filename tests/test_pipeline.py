@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import REPO
 
 pytestmark = [pytest.mark.notebook, pytest.mark.xdist_group("pipeline")]

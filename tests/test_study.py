@@ -4,10 +4,10 @@ import re
 
 import pytest
 import yaml
+from conftest import REPO, make_study
 
 from analysis.errors import StudyConfigError
 from analysis.study import load_study
-from conftest import REPO, make_study
 
 MINIMAL = {
     "title": "Plain cohort",

@@ -8,10 +8,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
+from test_validation import CODEBOOK, make_data
 
 from analysis.learners import model_zoo
 from analysis.tuning import grid_search
-from test_validation import CODEBOOK, make_data
 
 
 @pytest.fixture(scope="module")

@@ -141,8 +141,9 @@ def _checks_for(var: Variable) -> list[pa.Check]:
                                error=f"not a date ({var.format or 'YYYY-MM-DD'})"))
         for bound, op, word in ((var.min, "lt", "before"), (var.max, "gt", "after")):
             if bound is not None:
+                limit = pd.Timestamp(bound)
                 checks.append(pa.Check(
-                    lambda s, b=pd.Timestamp(bound), op=op: ~getattr(parse_date(s, var.format), op)(b),
+                    lambda s, b=limit, op=op: ~getattr(parse_date(s, var.format), op)(b),
                     error=f"date {word} {bound}"))
     if var.required or var.type == "id":
         checks.append(pa.Check(_not_missing, error="missing value in a required column", ignore_na=False))

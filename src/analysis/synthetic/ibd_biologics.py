@@ -50,7 +50,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..indices.colitis import mayo, mayo_response
+from ..indices.colitis import mayo_response
 from ..indices.crohns import cdai, cdai_response
 from ._base import DemoCohort, clip_round, expit, mask_mar, mask_mcar
 
