@@ -35,6 +35,7 @@ from analysis.errors import AnalysisError
 from analysis.metrics import check_outcome, check_probabilities
 
 __all__ = [
+    "recalibration_fit",
     "CalibrationErrors",
     "calibration_errors",
     "calibration_intercept_slope",
@@ -103,6 +104,43 @@ def _fit_logistic(X: np.ndarray, y: np.ndarray, offset: np.ndarray | None = None
             "model has no finite maximum-likelihood estimate"
         )
     return beta, np.linalg.inv(info)
+
+
+def recalibration_fit(y_true, prob) -> dict[str, float]:
+    """Joint logistic recalibration ``logit P(y = 1) = a + b * logit(prob)``.
+
+    The intercept ``a`` here is that of the joint model (used to *recalibrate*
+    probabilities, :func:`analysis.recalibration.recalibrate`), not the
+    calibration-in-the-large of :func:`calibration_intercept_slope`; ``b`` is the
+    calibration slope.
+
+    Parameters
+    ----------
+    y_true : array_like
+        Binary outcomes (0/1) with at least one of each.
+    prob : array_like
+        Probabilities strictly between 0 and 1.
+
+    Returns
+    -------
+    dict
+        ``{"intercept": a, "slope": b}``.
+
+    Raises
+    ------
+    AnalysisError
+        On invalid inputs or (quasi-)perfect separation.
+
+    Examples
+    --------
+    >>> fit = recalibration_fit([0, 1, 0, 1, 1, 0], [.2, .7, .6, .5, .9, .3])
+    >>> sorted(fit)
+    ['intercept', 'slope']
+    """
+    y = check_outcome(y_true).astype(float)
+    p = check_probabilities(prob, y.size, open_interval=True)
+    b, _ = _fit_logistic(np.column_stack([np.ones(y.size), logit(p)]), y)
+    return {"intercept": float(b[0]), "slope": float(b[1])}
 
 
 def calibration_intercept_slope(y_true, prob, *, alpha: float = 0.05) -> pd.DataFrame:
