@@ -17,6 +17,10 @@ import pandas as pd
 import pytest
 from conftest import REPO
 
+from analysis.calibration import recalibration_fit
+from analysis.model_artifact import load_model
+from analysis.recalibration import RecalibratedClassifier
+
 pytestmark = [pytest.mark.notebook, pytest.mark.xdist_group("pipeline")]
 
 TRACKED = ["Makefile", "pyproject.toml", "README.md", "notebooks", "src", "data", "reports"]
@@ -79,6 +83,29 @@ def test_second_make_all_has_nothing_to_do(built):
     assert make(built, "-q", "all", "SMOKE=1", check=False).returncode == 0
     dry = make(built, "-n", "all", "SMOKE=1")
     assert "analysis run" not in dry.stdout
+
+
+def test_saved_model_is_recalibrated_exactly_when_its_cv_slope_is_out_of_range(built):
+    recalibrated = []
+    for study in studies(built):
+        out = built / "reports" / study
+        comparison = pd.read_csv(out / "tables" / "model_comparison.csv")
+        slope = comparison.loc[comparison["selected"], "calibration_slope"].item()
+        model, meta = load_model(out / "model")
+        out_of_range = not 0.8 <= slope <= 1.2
+        assert isinstance(model, RecalibratedClassifier) == out_of_range, (study, slope)
+        if out_of_range:
+            recalibrated.append(study)
+            # the recalibration is estimated on the out-of-fold predictions it corrects
+            oof = pd.read_parquet(built / "data" / study / "processed" / "oof_predictions.parquet")
+            p = oof[oof["model"] == meta["model_name"]].groupby("row")["probability"].mean()
+            cohort = pd.read_parquet(built / "data" / study / "processed" / "cohort.parquet")
+            y = cohort[meta["outcome"]["name"]].dropna().astype(int).to_numpy()
+            fit = recalibration_fit(y, np.clip(p.to_numpy(), 1e-6, 1 - 1e-6))
+            assert model.slope == pytest.approx(fit["slope"], rel=1e-9)
+            assert model.intercept == pytest.approx(fit["intercept"], rel=1e-9, abs=1e-12)
+    # smoke-mode models on the demo cohorts: at least one selected slope is out of range
+    assert recalibrated
 
 
 def test_table1_matches_an_independent_computation(built):

@@ -710,7 +710,8 @@ class SelectionRule:
     1. Models in ``exclude`` (the intercept-only benchmark) are never candidates.
     2. A candidate is *eligible* when its calibration slope lies in ``slope_range``
        (inclusive); if no candidate is eligible, all candidates are used and the
-       chosen model is flagged "needs recalibration".
+       chosen model is flagged "needs recalibration" (notebook 06 then saves it
+       recalibrated on its out-of-fold predictions: :mod:`analysis.recalibration`).
     3. Among eligible models take the highest AUC (the best); every eligible model with
        AUC >= best AUC - ``n_se`` x the best model's SE (column ``se_column``; if that is
        missing or NaN, ``auc_se``; if that too, no tolerance) is within one SE.
@@ -765,7 +766,7 @@ class SelectionRule:
             f"logistic and penalised logistic regression 1, support vector machine, random "
             f"forest and gradient boosting 3, neural network 4. Had no model been eligible, "
             f"the same rule would have been applied to all candidates and the chosen model "
-            f"flagged as needing recalibration."
+            f"recalibrated (logistic recalibration on its out-of-fold predictions) before use."
         )
 
 
