@@ -7,6 +7,8 @@ saved model, and compare with the oracle (the true response probabilities):
 
 * ``auc_ratio`` = external AUC / oracle AUC          (target >= 0.95)
 * ``calibration_slope`` on the external sample      (target 0.8 - 1.2)
+  (``slope_before_recalibration``: the same for the model before notebook 06 recalibrated
+  it, when it did)
 
 Whether the targets are attainable at the study's size at all is measured alongside, on
 the same external sample (``--draws`` fresh development cohorts of the study's size):
@@ -51,6 +53,7 @@ from analysis.learners import model_zoo
 from analysis.model_artifact import load_model
 from analysis.paths import study_paths
 from analysis.prepare import prepare_cohort
+from analysis.recalibration import RecalibratedClassifier
 from analysis.study import load_study
 from analysis.synthetic import GENERATORS, write_demo_cohort
 from analysis.validation import fit_final
@@ -160,6 +163,12 @@ def external_validation(study_name: str, n: int, seed: int, draws: int = 20,
         "meets_targets": bool(external_auc / oracle_auc >= AUC_TARGET and _slope_ok(slope)),
         "draw_seconds": round(draw_seconds, 2), "score_seconds": round(score_seconds, 3),
     }
+    if isinstance(pipeline, RecalibratedClassifier):
+        # the saved model was recalibrated (notebook 06): how calibrated was it before?
+        base = pipeline.estimator.predict_proba(X)[:, 1]
+        row["slope_before_recalibration"] = _slope(y, base)
+    else:
+        row["slope_before_recalibration"] = float("nan")
     if draws:
         row.update(formula_benchmark(study_name, n, seed, draws))
     if large_n:

@@ -81,6 +81,9 @@ def test_a_recalibrated_model_is_saved_and_loaded_like_any_other(tmp_path):
     wrapped = RecalibratedClassifier(fit_pipeline(frame), intercept=0.2, slope=0.8).fit()
     folder = save_model(wrapped, study, model_name="logistic, recalibrated", metrics=None,
                         training_frame=frame)
-    loaded, _ = load_model(folder)
+    loaded, meta = load_model(folder)
+    assert meta["estimator"] == "RecalibratedClassifier"
+    assert meta["recalibration"]["slope"] == 0.8 and meta["recalibration"]["intercept"] == 0.2
+    assert "recalibrated: logit(p') = 0.200 + 0.800 x logit(p)" in (folder / "MODEL_CARD.md").read_text()
     X = frame[PREDICTORS]
     np.testing.assert_allclose(loaded.predict_proba(X), wrapped.predict_proba(X))

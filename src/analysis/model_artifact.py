@@ -232,6 +232,11 @@ def _metadata(pipeline, study: Study, model_name, metrics, frame, sha256) -> dic
             "ranges": ranges,
         },
         "treatment": treatment,
+        # notebook 06 recalibrates a model whose cross-validated slope is out of range
+        "recalibration": (
+            {"intercept": float(pipeline.intercept), "slope": float(pipeline.slope),
+             "estimated_on": "out-of-fold predictions"}
+            if type(pipeline).__name__ == "RecalibratedClassifier" else None),
         "metrics": None if metrics is None else _records(metrics),
         "versions": {"analysis": __version__, **_package_versions()},
         "files": {MODEL_FILE: {"sha256": sha256}},
@@ -467,6 +472,11 @@ def render_model_card(meta: dict[str, Any]) -> str:
                   + ", ".join(t["options"]) + ". These are predictions under the development "
                   "data's treatment allocation, not estimates of causal treatment effects."]
     lines += ["", "## Development and validation", ""]
+    if meta.get("recalibration"):
+        r = meta["recalibration"]
+        lines += [f"Probabilities are recalibrated: logit(p') = {r['intercept']:.3f} + "
+                  f"{r['slope']:.3f} x logit(p), estimated on the model's {r['estimated_on']} "
+                  "because its cross-validated calibration slope was outside 0.8-1.2.", ""]
     if meta.get("metrics"):
         lines.append(markdown_table(pd.DataFrame(meta["metrics"])))
     else:
