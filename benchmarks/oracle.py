@@ -48,15 +48,15 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
-from analysis.calibration import calibration_intercept_slope
-from analysis.learners import model_zoo
-from analysis.model_artifact import load_model
-from analysis.paths import study_paths
-from analysis.prepare import prepare_cohort
-from analysis.recalibration import RecalibratedClassifier
-from analysis.study import load_study
+from analysis.evaluation.calibration import calibration_intercept_slope
+from analysis.models.artifact import load_model
+from analysis.models.recalibration import RecalibratedClassifier
+from analysis.models.zoo import model_zoo
+from analysis.study.config import load_study
+from analysis.study.paths import study_paths
+from analysis.study.prepare import prepare_cohort
 from analysis.synthetic import GENERATORS, write_demo_cohort
-from analysis.validation import fit_final
+from analysis.validation.resampling import fit_final
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"

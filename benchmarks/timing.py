@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.paths import list_studies, study_paths
-from analysis.runner import run_notebook
+from analysis.pipeline.runner import run_notebook
+from analysis.study.paths import list_studies, study_paths
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"

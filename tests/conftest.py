@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-# one native thread per process, as in notebook runs (see analysis.runner.THREAD_VARIABLES)
+# one native thread per process, as in notebook runs (see analysis.pipeline.runner.THREAD_VARIABLES)
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
@@ -64,7 +64,7 @@ def cohort_csv(cohort) -> dict[str, str]:
 
 def study_from_cohort(root: Path, name: str, cohort):
     """A project under ``root`` holding the shipped study.yaml of ``name`` and ``cohort``."""
-    from analysis.study import load_study
+    from analysis.study.config import load_study
     from analysis.synthetic._base import write_cohort
 
     folder = root / "data" / name

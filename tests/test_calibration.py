@@ -1,4 +1,4 @@
-"""Tests of analysis.calibration against statsmodels GLM, patsy splines and closed forms."""
+"""Tests of analysis.evaluation.calibration against statsmodels GLM, patsy splines and closed forms."""
 
 import matplotlib.collections as mcoll
 import numpy as np
@@ -10,15 +10,14 @@ from patsy import build_design_matrices, dmatrix
 from scipy import integrate, stats
 from scipy.special import expit, logit
 
-from analysis.calibration import (
+from analysis.errors import AnalysisError
+from analysis.evaluation.calibration import (
     calibration_errors,
     calibration_intercept_slope,
     flexible_calibration_curve,
-    plot_calibration,
-    rcs_basis,
-    rcs_knots,
 )
-from analysis.errors import AnalysisError
+from analysis.plots.calibration import plot_calibration
+from analysis.regression.splines import rcs_basis, rcs_knots
 
 Z975 = stats.norm.ppf(0.975)
 

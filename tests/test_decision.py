@@ -1,4 +1,4 @@
-"""Tests of analysis.decision against dcurves (stored golden output) and hand computations."""
+"""Tests of analysis.evaluation.decision against dcurves (stored golden output) and hand computations."""
 
 from pathlib import Path
 
@@ -8,8 +8,9 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from analysis.decision import decision_curve, net_benefit, plot_decision_curve
 from analysis.errors import AnalysisError
+from analysis.evaluation.decision import decision_curve, net_benefit
+from analysis.plots.decision import plot_decision_curve
 
 GOLDEN = Path(__file__).parent / "golden" / "dca_binary.csv"  # from make_dca_binary.py
 MODELS = ["cancerpredmarker", "famhistory"]

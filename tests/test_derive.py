@@ -4,15 +4,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.derive import (
+from analysis.errors import StudyConfigError
+from analysis.indices.crohns import cdai
+from analysis.study.derive import (
     baseline_lookup,
     derivation_table,
     derive_columns,
     evaluate,
     visit_lookup,
 )
-from analysis.errors import StudyConfigError
-from analysis.indices.crohns import cdai
 
 
 def frame():
@@ -129,7 +129,7 @@ def test_impossible_index_input_is_a_data_error_naming_the_derivation():
 
 
 def test_patient_lookup_reads_cohort_columns_for_each_visit():
-    from analysis.derive import patient_lookup
+    from analysis.study.derive import patient_lookup
 
     cohort = pd.DataFrame({"id": ["a", "b"], "sex": ["F", "M"]})
     visits = pd.DataFrame({"id": ["b", "a", "b"], "week": [0, 0, 4]})

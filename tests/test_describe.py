@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from analysis.describe import (
+from analysis.describe.table1 import (
     TABLE1_COLUMNS,
     TESTS_COLUMNS,
     format_table1,

@@ -19,14 +19,13 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder
 
 from analysis.errors import AnalysisError
-from analysis.explain import (
+from analysis.explain.contributions import (
     exact_shapley,
     global_contributions,
     patient_contributions,
     permutation_importance_table,
-    plot_importance,
-    plot_patient_contributions,
 )
+from analysis.plots.explain import plot_importance, plot_patient_contributions
 
 HAS_SHAP = importlib.util.find_spec("shap") is not None
 needs_shap = pytest.mark.skipif(not HAS_SHAP, reason="shap is not installed")

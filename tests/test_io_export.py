@@ -9,8 +9,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from analysis.export import save_figure, save_table  # noqa: E402
-from analysis.io import atomic_path, commit_partials, discard_partials, write_text  # noqa: E402
+from analysis.pipeline.export import save_figure, save_table  # noqa
+from analysis.study.io import atomic_path, commit_partials, discard_partials, write_text  # noqa
 
 
 def test_atomic_path_leaves_old_file_when_writer_fails(tmp_path):
@@ -75,7 +75,7 @@ def test_tables_are_byte_identical_and_formatted_copy_is_used(tmp_path):
 def test_show_renders_any_figure_as_png(monkeypatch):
     from matplotlib.figure import Figure
 
-    import analysis.export as export
+    import analysis.pipeline.export as export
 
     shown = []
     monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))

@@ -1,4 +1,4 @@
-"""Tests of analysis.learners: preprocessing, the model zoo and the clinical score model."""
+"""Tests of analysis.models.zoo: preprocessing, the model zoo and the clinical score model."""
 
 import numpy as np
 import pandas as pd
@@ -8,18 +8,16 @@ from scipy.special import expit
 from sklearn.metrics import roc_auc_score
 
 from analysis.errors import AnalysisError
-from analysis.learners import (
+from analysis.indices.scores import vedolizumab_cdst
+from analysis.models.estimators import ClippedLog, FixedScoreClassifier
+from analysis.models.preprocessing import build_preprocessor, feature_names
+from analysis.models.zoo import (
     CLINICAL_SCORES,
     COMPLEXITY,
     MODEL_NAMES,
-    ClippedLog,
-    FixedScoreClassifier,
     ModelSpec,
-    build_preprocessor,
     clinical_score_spec,
-    feature_names,
     model_zoo,
-    vedolizumab_cdst,
 )
 
 CODEBOOK = {
@@ -304,7 +302,7 @@ def test_oob_tuned_forest_keeps_the_grid_point_with_the_best_out_of_bag_log_loss
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.metrics import log_loss
 
-    from analysis.learners import OOBTunedForest
+    from analysis.models.estimators import OOBTunedForest
 
     rng = np.random.default_rng(3)
     X = rng.normal(size=(150, 3))

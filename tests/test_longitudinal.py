@@ -4,7 +4,8 @@ import pytest
 from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
-from analysis.longitudinal import plot_trajectories, visit_summary
+from analysis.describe.visits import visit_summary
+from analysis.plots.visits import plot_trajectories
 
 
 def test_visit_summary_matches_direct_computations():

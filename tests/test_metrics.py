@@ -1,4 +1,4 @@
-"""Tests of analysis.metrics against scikit-learn, statsmodels and hand computations."""
+"""Tests of analysis.evaluation.metrics against scikit-learn, statsmodels and hand computations."""
 
 from fractions import Fraction
 
@@ -11,7 +11,7 @@ from sklearn import metrics as skm
 from statsmodels.stats.proportion import proportion_confint
 
 from analysis.errors import AnalysisError
-from analysis.metrics import (
+from analysis.evaluation.metrics import (
     bootstrap_ci,
     brier_score,
     classification_at_threshold,

@@ -1,4 +1,4 @@
-"""Tests of analysis.missingness against the hand-counted golden files.
+"""Tests of analysis.describe.missingness against the hand-counted golden files.
 
 Golden files: tests/golden/table1_missingness_* made by tests/golden/make_table1_missingness.py
 (the counts are worked out by hand in that script's docstring).
@@ -14,13 +14,13 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from analysis.errors import AnalysisError
-from analysis.missingness import (
+from analysis.describe.missingness import (
     complete_case_share,
     missingness_patterns,
     missingness_table,
-    plot_missingness,
 )
+from analysis.errors import AnalysisError
+from analysis.plots.missingness import plot_missingness
 
 GOLDEN = Path(__file__).parent / "golden"
 

@@ -18,7 +18,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 import analysis
-from analysis.model_artifact import (
+from analysis.models.artifact import (
     ModelArtifactError,
     ModelVersionWarning,
     check_types,
@@ -26,8 +26,8 @@ from analysis.model_artifact import (
     markdown_table,
     save_model,
 )
-from analysis.splines import RestrictedCubicSpline
-from analysis.study import load_study
+from analysis.regression.splines import RestrictedCubicSpline
+from analysis.study.config import load_study
 
 PREDICTORS = ["age", "crp_mg_l", "smoking", "treatment", "prior_biologic"]
 TINY = {
@@ -204,7 +204,7 @@ def test_untrusted_types_are_refused_on_save_and_on_load(tmp_path, project):
 
 
 @pytest.mark.parametrize("name", ["numpy.load", "builtins.eval", "os.system", "posix.system",
-                                  "analysis.io.write_text", "numpy.lib.npyio.NpzFile",
+                                  "analysis.study.io.write_text", "numpy.lib.npyio.NpzFile",
                                   "sklearn.utils.fixes.something.savez"])
 def test_allow_list_refuses(name):
     with pytest.raises(ModelArtifactError, match=name.replace(".", r"\.")):
@@ -213,7 +213,7 @@ def test_allow_list_refuses(name):
 
 def test_allow_list_accepts_estimators():
     names = ["numpy.dtype", "numpy.log", "sklearn.linear_model._logistic.LogisticRegression",
-             "analysis.splines.RestrictedCubicSpline", "scipy.sparse._csr.csr_matrix"]
+             "analysis.regression.splines.RestrictedCubicSpline", "scipy.sparse._csr.csr_matrix"]
     assert check_types(names) == names
 
 

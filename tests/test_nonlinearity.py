@@ -3,8 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from analysis.nonlinearity import nonlinearity_tests
-from analysis.regression import nonlinearity_test
+from analysis.regression.nonlinearity import nonlinearity_test, nonlinearity_tests
 
 
 def test_screen_matches_single_test_and_falls_back_on_tied_knots():

@@ -17,9 +17,9 @@ import pandas as pd
 import pytest
 from conftest import REPO
 
-from analysis.calibration import recalibration_fit
-from analysis.model_artifact import load_model
-from analysis.recalibration import RecalibratedClassifier
+from analysis.evaluation.calibration import recalibration_fit
+from analysis.models.artifact import load_model
+from analysis.models.recalibration import RecalibratedClassifier
 
 pytestmark = [pytest.mark.notebook, pytest.mark.xdist_group("pipeline")]
 

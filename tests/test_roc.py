@@ -1,7 +1,8 @@
 import numpy as np
 from sklearn.metrics import auc, roc_auc_score
 
-from analysis.roc import plot_roc_curves, roc_table
+from analysis.evaluation.roc import roc_table
+from analysis.plots.roc import plot_roc_curves
 
 
 def test_roc_table_area_equals_sklearn_auc():

@@ -1,4 +1,4 @@
-"""Tests of analysis.sample_size: Riley et al. (BMJ 2020) worked example and the C->R2 step."""
+"""Tests of analysis.validation.sample_size: Riley et al. (BMJ 2020) worked example and the C->R2 step."""
 
 import math
 
@@ -8,7 +8,7 @@ import statsmodels.api as sm
 from scipy import stats
 
 from analysis.errors import AnalysisError
-from analysis.sample_size import (
+from analysis.validation.sample_size import (
     describe_adequacy,
     max_r2_cs,
     r2_cs_from_c_statistic,

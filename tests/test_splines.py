@@ -8,7 +8,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from analysis.errors import AnalysisError
-from analysis.splines import (
+from analysis.regression.splines import (
     RestrictedCubicSpline,
     harrell_knot_quantiles,
     rcs_basis,

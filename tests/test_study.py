@@ -7,7 +7,7 @@ import yaml
 from conftest import REPO, make_study
 
 from analysis.errors import StudyConfigError
-from analysis.study import load_study
+from analysis.study.config import load_study
 
 MINIMAL = {
     "title": "Plain cohort",

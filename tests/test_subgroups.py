@@ -1,4 +1,4 @@
-"""Tests of analysis.subgroups against hand computations."""
+"""Tests of analysis.evaluation.subgroups against hand computations."""
 
 import numpy as np
 import pandas as pd
@@ -6,7 +6,7 @@ import pytest
 from scipy import stats
 
 from analysis.errors import AnalysisError
-from analysis.subgroups import SUBGROUP_COLUMNS, age_band_labels, subgroup_performance
+from analysis.evaluation.subgroups import SUBGROUP_COLUMNS, age_band_labels, subgroup_performance
 
 Z975 = stats.norm.ppf(0.975)
 

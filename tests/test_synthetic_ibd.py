@@ -10,8 +10,8 @@ import statsmodels.api as sm
 from conftest import REPO
 from sklearn.metrics import roc_auc_score
 
-from analysis.prepare import prepare_cohort
-from analysis.study import load_study
+from analysis.study.config import load_study
+from analysis.study.prepare import prepare_cohort
 from analysis.synthetic import ibd_biologics, simulate, write_demo_cohort
 from analysis.synthetic._base import frame_to_csv
 

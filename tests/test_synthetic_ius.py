@@ -8,8 +8,8 @@ import statsmodels.api as sm
 from conftest import REPO, cohort_csv, study_from_cohort
 from sklearn.metrics import roc_auc_score
 
-from analysis.prepare import prepare_cohort
-from analysis.study import load_study
+from analysis.study.config import load_study
+from analysis.study.prepare import prepare_cohort
 from analysis.synthetic import cd_upadacitinib_ius as gen
 
 STUDY = gen.NAME

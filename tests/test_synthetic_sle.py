@@ -10,8 +10,8 @@ from conftest import REPO, cohort_csv
 from sklearn.metrics import roc_auc_score
 
 from analysis.indices.lupus import SLEDAI_2K_WEIGHTS
-from analysis.prepare import prepare_cohort
-from analysis.study import load_study
+from analysis.study.config import load_study
+from analysis.study.prepare import prepare_cohort
 from analysis.synthetic import sle_belimumab as gen
 from analysis.synthetic._base import write_cohort
 

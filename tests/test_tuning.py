@@ -10,8 +10,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from test_validation import CODEBOOK, make_data
 
-from analysis.learners import model_zoo
-from analysis.tuning import grid_search
+from analysis.models.tuning import grid_search
+from analysis.models.zoo import model_zoo
 
 
 @pytest.fixture(scope="module")

@@ -15,17 +15,16 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline
 
 from analysis.errors import AnalysisError
-from analysis.learners import ModelSpec, build_preprocessor, model_zoo
-from analysis.validation import (
-    COMPARISON_COLUMNS,
-    SelectionRule,
+from analysis.models.preprocessing import build_preprocessor
+from analysis.models.zoo import ModelSpec, model_zoo
+from analysis.validation.comparison import COMPARISON_COLUMNS, compare_models
+from analysis.validation.resampling import (
     bootstrap_optimism,
-    compare_models,
     fit_final,
     nested_cv,
     oof_probabilities,
-    select_model,
 )
+from analysis.validation.selection import SelectionRule, select_model
 
 CODEBOOK = {
     "x1": {"type": "numeric"},

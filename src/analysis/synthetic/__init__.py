@@ -12,8 +12,14 @@ from __future__ import annotations
 from pathlib import Path
 from types import ModuleType
 
-from . import cd_msc, cd_upadacitinib_ius, ibd_biologics, ra_refractory, sle_belimumab
-from ._base import DemoCohort, write_cohort
+from analysis.synthetic import (
+    cd_msc,
+    cd_upadacitinib_ius,
+    ibd_biologics,
+    ra_refractory,
+    sle_belimumab,
+)
+from analysis.synthetic._base import DemoCohort, write_cohort
 
 GENERATORS: dict[str, ModuleType] = {
     ibd_biologics.NAME: ibd_biologics,

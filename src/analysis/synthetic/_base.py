@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..io import write_text
+from analysis.study.io import write_text
 
 
 @dataclass

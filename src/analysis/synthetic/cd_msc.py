@@ -77,9 +77,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..indices.crohns import cdai_remission, cdai_response, ses_cd_remission, ses_cd_response
-from ._base import DemoCohort, clip_round, expit, mask_mar, mask_mcar
-from .cd_upadacitinib_ius import (
+from analysis.indices.crohns import cdai_remission, cdai_response, ses_cd_remission, ses_cd_response
+from analysis.synthetic._base import DemoCohort, clip_round, expit, mask_mar, mask_mcar
+from analysis.synthetic.cd_upadacitinib_ius import (
     CDAI_COMPONENTS,
     SES_ITEMS,
     SES_SEGMENTS,

@@ -87,7 +87,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..indices.crohns import (
+from analysis.indices.crohns import (
     cdai,
     cdai_remission,
     cdai_response,
@@ -95,7 +95,7 @@ from ..indices.crohns import (
     ses_cd,
     ses_cd_response,
 )
-from ._base import DemoCohort, clip_round, expit, mask_mar, mask_mcar
+from analysis.synthetic._base import DemoCohort, clip_round, expit, mask_mar, mask_mcar
 
 NAME = "cd-upadacitinib-ius"
 DEFAULT_N = 120

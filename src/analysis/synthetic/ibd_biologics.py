@@ -50,9 +50,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..indices.colitis import mayo_response
-from ..indices.crohns import cdai, cdai_response
-from ._base import DemoCohort, clip_round, expit, mask_mar, mask_mcar
+from analysis.indices.colitis import mayo_response
+from analysis.indices.crohns import cdai, cdai_response
+from analysis.synthetic._base import DemoCohort, clip_round, expit, mask_mar, mask_mcar
 
 NAME = "ibd-biologics"
 DEFAULT_N = 200

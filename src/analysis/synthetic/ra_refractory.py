@@ -82,9 +82,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..indices.pro import haq_di, haq_di_response
-from ..indices.rheumatoid import das28_crp, das28_esr, difficult_to_treat, eular_response
-from ._base import DemoCohort, clip_round, expit, mask_mar, mask_mcar
+from analysis.indices.pro import haq_di, haq_di_response
+from analysis.indices.rheumatoid import das28_crp, das28_esr, difficult_to_treat, eular_response
+from analysis.synthetic._base import DemoCohort, clip_round, expit, mask_mar, mask_mcar
 
 NAME = "ra-refractory"
 DEFAULT_N = 200

@@ -72,8 +72,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..indices.lupus import SEROLOGICAL_DESCRIPTORS, SLEDAI_2K_WEIGHTS, sledai_2k, sri4
-from ._base import DemoCohort, clip_round, expit, mask_mar, mask_mcar
+from analysis.indices.lupus import SEROLOGICAL_DESCRIPTORS, SLEDAI_2K_WEIGHTS, sledai_2k, sri4
+from analysis.synthetic._base import DemoCohort, clip_round, expit, mask_mar, mask_mcar
 
 NAME = "sle-belimumab"
 DEFAULT_N = 150

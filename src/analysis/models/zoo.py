@@ -1,0 +1,444 @@
+"""The candidate prediction models ("model zoo") and the preprocessing they share.
+
+Every model is a scikit-learn :class:`~sklearn.pipeline.Pipeline` that takes a
+:class:`pandas.DataFrame` of the raw predictor columns of a processed cohort (numeric,
+integer and binary columns as float with NaN for missing, categorical columns as strings
+with NaN for missing) and does *all* of its preprocessing itself, so that resampling
+(:mod:`analysis.validation`) re-runs the imputation, transformation and scaling inside
+every training set and nothing leaks from the test patients.
+
+Preprocessing (:func:`build_preprocessor`); columns processed alike share one transformer:
+
+* numeric and integer: the codebook ``transform`` (``log``: :class:`ClippedLog`, the log
+  of the value clipped below at half the smallest positive training value, so a zero
+  below a detection limit gets a finite value; ``log1p``; ``sqrt`` of the value clipped
+  at 0) -> median imputation -> optional restricted cubic spline
+  (:class:`analysis.regression.splines.RestrictedCubicSpline`) -> standardisation;
+* binary: most-frequent imputation, kept as 0/1 (not standardised, so a coefficient is
+  the contrast with 0);
+* categorical: most-frequent imputation -> one-hot coding with the codebook levels,
+  dropping the first (reference) level; unseen levels code as the reference
+  (``handle_unknown="ignore"``).  Columns are named like ``sex[male]``.
+
+Imputation choice: single median / most-frequent imputation fitted inside the pipeline
+(not ``IterativeImputer``).  It is deterministic, cheap enough to repeat in thousands of
+resampled fits, and what a deployed model does for a new patient with a missing value.
+Multiple imputation (:mod:`analysis.regression.imputation`) serves the inferential regression
+analysis instead.
+
+The zoo (:func:`model_zoo`) with the complexity ranks used by the one-standard-error rule
+of :func:`analysis.validation.select_model` in brackets:
+
+* ``intercept_only`` [0] - :class:`~sklearn.dummy.DummyClassifier` (``prior``): the
+  benchmark, never selected;
+* ``logistic`` [1] - unpenalised logistic regression, the reference: ``C=inf`` (the
+  spelling of ``penalty=None`` from scikit-learn 1.8) fitted by Newton steps
+  (``newton-cholesky``, ``tol=1e-10``), i.e. the maximum-likelihood fit of
+  ``glm``/``rms::lrm``;
+* ``lasso`` [1] - L1-penalised logistic (saga), ``C`` tuned;
+* ``elastic_net`` [1] - elastic-net logistic (saga), ``C`` and ``l1_ratio`` tuned;
+* ``random_forest`` [3] - :class:`~sklearn.ensemble.RandomForestClassifier`, tuned on its
+  out-of-bag log loss (:class:`OOBTunedForest`);
+* ``gradient_boosting`` [3] - :class:`~sklearn.ensemble.HistGradientBoostingClassifier`;
+* ``svm`` [3] - RBF :class:`~sklearn.svm.SVC` with Platt scaling (below);
+* ``mlp`` [4] - one-hidden-layer :class:`~sklearn.neural_network.MLPClassifier`;
+* clinical scores [0] - :class:`FixedScoreClassifier`, a published score recalibrated.
+
+Penalised logistic models count as simple (rank 1, like the reference) because they are
+additive on the logit scale with the same terms.  A fixed clinical score with only a
+recalibration intercept and slope is the simplest candidate (rank 0), so the one-SE rule
+prefers it whenever the new models do not beat it by more than one standard error.
+
+SVM probabilities: :class:`~sklearn.calibration.CalibratedClassifierCV` with
+``method="sigmoid"`` and ``ensemble=False`` around an RBF ``SVC`` - Platt scaling fitted
+on cross-validated decision values, which is what ``SVC(probability=True)`` did
+internally (that flag is deprecated from scikit-learn 1.9) but with a seeded,
+stratified split, so the probabilities are reproducible.
+
+The clinical score :func:`vedolizumab_cdst` (Dulai et al. 2018) is available as a model
+through :data:`CLINICAL_SCORES` and :func:`clinical_score_spec`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.dummy import DummyClassifier
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.model_selection import StratifiedKFold
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.svm import SVC
+
+from analysis.errors import AnalysisError
+from analysis.indices.scores import CDST_COLUMNS, vedolizumab_cdst
+from analysis.models.estimators import FixedScoreClassifier, OOBTunedForest, logistic_model
+from analysis.models.preprocessing import build_preprocessor
+
+__all__ = [
+    "CLINICAL_SCORES",
+    "COMPLEXITY",
+    "MODEL_NAMES",
+    "FixedScoreClassifier",
+    "ModelSpec",
+    "OOBTunedForest",
+    "build_preprocessor",
+    "clinical_score_spec",
+    "clone_spec",
+    "model_zoo",
+    "vedolizumab_cdst",
+]
+
+#: Names of the zoo's models, in the order :func:`model_zoo` returns them.
+MODEL_NAMES = (
+    "intercept_only",
+    "logistic",
+    "lasso",
+    "elastic_net",
+    "random_forest",
+    "gradient_boosting",
+    "svm",
+    "mlp",
+)
+
+#: Complexity ranks for the one-standard-error rule (lower is simpler).
+COMPLEXITY = {
+    "intercept_only": 0,
+    "logistic": 1,
+    "lasso": 1,
+    "elastic_net": 1,
+    "svm": 3,
+    "random_forest": 3,
+    "gradient_boosting": 3,
+    "mlp": 4,
+}
+
+_LABELS = {
+    "intercept_only": "Intercept only (prevalence)",
+    "logistic": "Logistic regression (unpenalised)",
+    "lasso": "Lasso logistic regression",
+    "elastic_net": "Elastic-net logistic regression",
+    "random_forest": "Random forest",
+    "gradient_boosting": "Gradient boosting (histogram)",
+    "svm": "Support vector machine (RBF, Platt-scaled)",
+    "mlp": "Neural network (one hidden layer)",
+}
+
+
+
+# ---------------------------------------------------------------------------
+# Model specification
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A candidate model: an unfitted pipeline, its tuning grid and its complexity rank.
+
+    Parameters
+    ----------
+    name : str
+        Short identifier used in tables (``"lasso"``).
+    label : str
+        Human-readable name for reports.
+    pipeline : sklearn.pipeline.Pipeline
+        Unfitted pipeline taking a DataFrame of predictor columns.
+    param_grid : dict
+        :class:`~sklearn.model_selection.GridSearchCV` grid over pipeline parameters
+        (``"model__C"``); empty for a model without tuning.
+    complexity : int
+        Rank used by the one-standard-error rule (see the module docstring).
+
+    Examples
+    --------
+    >>> spec = ModelSpec("null", "Null", Pipeline([("model", DummyClassifier())]), {}, 0)
+    >>> spec.tuned
+    False
+    """
+
+    name: str
+    label: str
+    pipeline: Any
+    param_grid: dict = field(default_factory=dict)
+    complexity: int = 1
+
+    @property
+    def tuned(self) -> bool:
+        """Whether the spec has a non-trivial grid to tune over."""
+        return bool(self.param_grid) and any(len(v) > 1 for v in self.param_grid.values())
+
+
+# ---------------------------------------------------------------------------
+# Preprocessing
+# ---------------------------------------------------------------------------
+
+
+# ---------------------------------------------------------------------------
+# The zoo
+# ---------------------------------------------------------------------------
+
+
+def _zoo_estimators(seed: int, smoke: bool) -> dict[str, tuple[Any, dict]]:
+    if smoke:
+        c_grid = [0.1, 1.0]
+        return {
+            "intercept_only": (DummyClassifier(strategy="prior"), {}),
+            "logistic": (logistic_model("none", seed), {}),
+            "lasso": (logistic_model("l1", seed), {"model__C": c_grid}),
+            "elastic_net": (
+                logistic_model("elasticnet", seed),
+                {"model__C": c_grid, "model__l1_ratio": [0.5]},
+            ),
+            "random_forest": (
+                RandomForestClassifier(
+                    n_estimators=25, min_samples_leaf=5, random_state=seed, n_jobs=1
+                ),
+                {},
+            ),
+            "gradient_boosting": (
+                HistGradientBoostingClassifier(
+                    max_iter=20,
+                    max_depth=2,
+                    learning_rate=0.1,
+                    early_stopping=False,
+                    random_state=seed,
+                ),
+                {},
+            ),
+            "svm": (_svm(seed), {"model__estimator__C": [1.0]}),
+            "mlp": (
+                MLPClassifier(
+                    hidden_layer_sizes=(4,),
+                    solver="lbfgs",
+                    alpha=1.0,
+                    max_iter=500,
+                    random_state=seed,
+                ),
+                {},
+            ),
+        }
+    c_grid = np.round(np.logspace(-2, 1, 8), 4).tolist()
+    return {
+        "intercept_only": (DummyClassifier(strategy="prior"), {}),
+        "logistic": (logistic_model("none", seed), {}),
+        "lasso": (logistic_model("l1", seed), {"model__C": c_grid}),
+        "elastic_net": (
+            logistic_model("elasticnet", seed),
+            {"model__C": c_grid[::2] + [c_grid[-1]], "model__l1_ratio": [0.2, 0.5, 0.8]},
+        ),
+        "random_forest": (
+            # 150 trees: AUC and Brier change in the third decimal beyond this on cohorts of a
+            # few hundred, and B = 200 bootstrap refits of the tuned forest stay affordable
+            # tuned on out-of-bag log loss (OOBTunedForest): 4 forests per tuned fit
+            OOBTunedForest(
+                {"min_samples_leaf": [2, 10], "max_features": ["sqrt", 0.5]},
+                n_estimators=150,
+                random_state=seed,
+            ),
+            {},
+        ),
+        "gradient_boosting": (
+            HistGradientBoostingClassifier(
+                max_iter=100, early_stopping=False, min_samples_leaf=10, random_state=seed
+            ),
+            {"model__learning_rate": [0.03, 0.1], "model__max_depth": [2, 3]},
+        ),
+        "svm": (
+            _svm(seed),
+            {"model__estimator__C": [0.1, 1.0, 10.0], "model__estimator__gamma": ["scale", 0.01]},
+        ),
+        "mlp": (
+            MLPClassifier(
+                hidden_layer_sizes=(8,), solver="lbfgs", max_iter=1000, random_state=seed
+            ),
+            {"model__alpha": [0.1, 1.0, 10.0]},
+        ),
+    }
+
+
+def _svm(seed: int) -> CalibratedClassifierCV:
+    return CalibratedClassifierCV(
+        SVC(kernel="rbf", random_state=seed),
+        method="sigmoid",
+        cv=StratifiedKFold(n_splits=5, shuffle=True, random_state=seed),
+        ensemble=False,
+    )
+
+
+def model_zoo(
+    codebook: Mapping[str, Mapping],
+    predictors: Iterable[str],
+    *,
+    smoke: bool = False,
+    seed: int = 0,
+    include: Iterable[str] | None = None,
+    extra: Mapping[str, ModelSpec] | Iterable[str | ModelSpec] | None = None,
+    splines: Mapping[str, int] | None = None,
+) -> dict[str, ModelSpec]:
+    """The candidate models as :class:`ModelSpec` objects, keyed by name.
+
+    Every pipeline is ``Pipeline([("preprocess", build_preprocessor(...)), ("model",
+    estimator)])`` with ``random_state=seed`` wherever an estimator is random.  Grids
+    (full mode) are small and deliberate, sized for cohorts of a few hundred patients:
+
+    * lasso: ``C`` in 8 log-spaced values from 0.01 to 10;
+    * elastic net: ``C`` in 5 of those values x ``l1_ratio`` in {0.2, 0.5, 0.8};
+    * random forest (150 trees): ``min_samples_leaf`` {2, 10} x ``max_features``
+      {sqrt, 0.5}, chosen by out-of-bag log loss (:class:`OOBTunedForest`);
+    * gradient boosting (100 iterations, no early stopping): ``learning_rate``
+      {0.03, 0.1} x ``max_depth`` {2, 3};
+    * SVM: ``C`` {0.1, 1, 10} x ``gamma`` {scale, 0.01};
+    * MLP (one hidden layer of 8 units, lbfgs, deterministic): weight decay ``alpha``
+      {0.1, 1, 10}.
+
+    ``smoke=True`` keeps at most two values per grid and few trees / iterations.
+
+    Parameters
+    ----------
+    codebook : mapping of str to dict
+        ``study.codebook(predictors)``.
+    predictors : iterable of str
+        Predictor columns.
+    smoke : bool, default False
+        Tiny grids for quick runs.
+    seed : int, default 0
+        ``random_state`` of every random estimator and internal split.
+    include : iterable of str, optional
+        Subset of :data:`MODEL_NAMES` to return (in zoo order).  Default: all.
+    extra : mapping or iterable, optional
+        Further models appended after the zoo: :class:`ModelSpec` objects, or names in
+        :data:`CLINICAL_SCORES` (turned into specs by :func:`clinical_score_spec`).
+    splines : mapping of str to int, optional
+        Restricted cubic splines for numeric predictors (see :func:`build_preprocessor`).
+
+    Returns
+    -------
+    dict of str to ModelSpec
+
+    Raises
+    ------
+    AnalysisError
+        On an unknown name in ``include`` or ``extra`` or a name clash.
+
+    Examples
+    --------
+    >>> cb = {"age": {"type": "numeric"}, "smoker": {"type": "binary"}}
+    >>> zoo = model_zoo(cb, ["age", "smoker"], smoke=True)
+    >>> list(zoo)[:3], zoo["lasso"].complexity
+    (['intercept_only', 'logistic', 'lasso'], 1)
+    """
+    predictors = list(predictors)
+    names = list(MODEL_NAMES) if include is None else list(include)
+    unknown = [n for n in names if n not in MODEL_NAMES]
+    if unknown:
+        raise AnalysisError(f"include: unknown model(s) {unknown}; choose from {list(MODEL_NAMES)}")
+    estimators = _zoo_estimators(int(seed), bool(smoke))
+    zoo: dict[str, ModelSpec] = {}
+    for name in MODEL_NAMES:
+        if name not in names:
+            continue
+        estimator, grid = estimators[name]
+        pre = build_preprocessor(codebook, predictors, splines=splines)
+        pipe = Pipeline([("preprocess", pre), ("model", estimator)])
+        zoo[name] = ModelSpec(name, _LABELS[name], pipe, dict(grid), COMPLEXITY[name])
+    for spec in _extra_specs(extra, predictors):
+        if spec.name in zoo:
+            raise AnalysisError(f"extra: model name '{spec.name}' is already in the zoo")
+        zoo[spec.name] = spec
+    return zoo
+
+
+def _extra_specs(extra, predictors) -> list[ModelSpec]:
+    if extra is None:
+        return []
+    items = list(extra.values()) if isinstance(extra, Mapping) else list(extra)
+    out = []
+    for item in items:
+        if isinstance(item, ModelSpec):
+            out.append(item)
+        elif isinstance(item, str):
+            out.append(clinical_score_spec(item, predictors=predictors))
+        else:
+            raise AnalysisError(
+                f"extra: expected ModelSpec objects or clinical score names, got {item!r}"
+            )
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Fixed clinical scores
+# ---------------------------------------------------------------------------
+
+
+#: Published clinical scores usable as models: name -> (score function, input columns).
+CLINICAL_SCORES: dict[str, tuple[Callable[[pd.DataFrame], np.ndarray], tuple[str, ...]]] = {
+    "vedolizumab_cdst": (vedolizumab_cdst, CDST_COLUMNS),
+}
+
+_SCORE_LABELS = {"vedolizumab_cdst": "Vedolizumab CDST (Dulai 2018), recalibrated"}
+
+
+def clinical_score_spec(
+    name: str, *, predictors: Iterable[str] | None = None, complexity: int = 0
+) -> ModelSpec:
+    """A :class:`ModelSpec` for a score in :data:`CLINICAL_SCORES`.
+
+    The pipeline is ``Pipeline([("model", FixedScoreClassifier(...))])``: it takes the
+    same predictor DataFrame as the zoo models and uses only the score's columns.
+
+    Parameters
+    ----------
+    name : str
+        Key of :data:`CLINICAL_SCORES`.
+    predictors : iterable of str, optional
+        If given, checked to contain the score's input columns.
+    complexity : int, default 0
+        Rank for the one-SE rule (a recalibrated fixed score is the simplest model).
+
+    Returns
+    -------
+    ModelSpec
+
+    Raises
+    ------
+    AnalysisError
+        For an unknown score or predictors lacking its columns.
+
+    Examples
+    --------
+    >>> clinical_score_spec("vedolizumab_cdst").pipeline.steps[0][0]
+    'model'
+    """
+    if name not in CLINICAL_SCORES:
+        raise AnalysisError(
+            f"clinical score {name!r} is unknown; available: {sorted(CLINICAL_SCORES)}"
+        )
+    fn, columns = CLINICAL_SCORES[name]
+    if predictors is not None:
+        missing = [c for c in columns if c not in set(predictors)]
+        if missing:
+            raise AnalysisError(f"clinical score {name!r} needs predictor column(s) {missing}")
+    clf = FixedScoreClassifier(score_fn=fn, name=name, columns=list(columns))
+    return ModelSpec(
+        name, _SCORE_LABELS.get(name, name), Pipeline([("model", clf)]), {}, complexity
+    )
+
+
+def clone_spec(spec: ModelSpec) -> ModelSpec:
+    """A copy of ``spec`` with an unfitted clone of its pipeline.
+
+    Examples
+    --------
+    >>> s = clinical_score_spec("vedolizumab_cdst")
+    >>> clone_spec(s).pipeline is s.pipeline
+    False
+    """
+    return ModelSpec(
+        spec.name, spec.label, clone(spec.pipeline), dict(spec.param_grid), spec.complexity
+    )

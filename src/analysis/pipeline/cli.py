@@ -1,0 +1,150 @@
+"""Command line: ``python -m analysis <command>`` (also installed as ``analysis``).
+
+Commands
+--------
+check   validate a study's raw table against its codebook (exit 1 on any violation)
+data    write the deterministic demo cohort(s)
+run     execute one notebook for one study through Papermill (atomic)
+report  render reports/<study>/report.html (Quarto, or the nbconvert fallback)
+predict score new patients with a study's saved model
+studies list the studies found under data/*/study.yaml
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+from analysis.errors import AnalysisError
+
+
+def _cmd_check(args) -> int:
+    from analysis.study.checks import check_study
+    from analysis.study.config import load_study
+
+    study = load_study(args.study)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        check_study(study)
+    for w in caught:
+        print(f"warning: {w.message}", file=sys.stderr)
+    return 0
+
+
+def _cmd_data(args) -> int:
+    from analysis.study.paths import project_root
+    from analysis.synthetic import GENERATORS, write_demo_cohort
+
+    names = args.study or sorted(GENERATORS)
+    root = Path(args.root).resolve() if args.root else project_root()
+    for name in names:
+        if name not in GENERATORS:
+            raise AnalysisError(f"no demo generator for study {name!r} (known: {', '.join(sorted(GENERATORS))})")
+        written = write_demo_cohort(name, root=root, n=args.n, seed=args.seed)
+        for path in written:
+            print(f"wrote {path.relative_to(root) if path.is_relative_to(root) else path}")
+    return 0
+
+
+def _cmd_run(args) -> int:
+    from analysis.pipeline.runner import KERNEL_NAME, NotebookFailed, run_notebook
+
+    parameters = {"study": args.study, "smoke": args.smoke}
+    if args.seed is not None:
+        parameters["seed"] = args.seed
+    for item in args.param or []:
+        key, _, value = item.partition("=")
+        parameters[key] = _literal(value)
+    kernel = args.kernel or KERNEL_NAME
+    try:
+        out = run_notebook(args.notebook, args.output, parameters, kernel=kernel, root=args.root)
+    except NotebookFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"executed {args.notebook} -> {out}")
+    return 0
+
+
+def _literal(text: str):
+    """A -p value as int, float or bool when it looks like one, else the string."""
+    import ast
+
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def _cmd_report(args) -> int:
+    from analysis.pipeline.report import render_report
+    from analysis.study.config import load_study
+    from analysis.study.paths import study_paths
+
+    study = load_study(args.study, args.root)
+    path = render_report(study_paths(study.name, args.root), study.title, force_fallback=args.fallback)
+    print(f"wrote {path}")
+    return 0
+
+
+def _cmd_studies(args) -> int:
+    from analysis.study.paths import list_studies
+
+    print("\n".join(list_studies(args.root)))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="analysis", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("check", help="validate a study's raw data against its codebook")
+    p.add_argument("--study", required=True)
+    p.set_defaults(func=_cmd_check)
+
+    p = sub.add_parser("data", help="write deterministic demo cohort(s)")
+    p.add_argument("--study", action="append", help="demo study (repeatable; default: all)")
+    p.add_argument("--n", type=int, default=None, help="number of patients (default: the profile's)")
+    p.add_argument("--seed", type=int, default=None, help="seed (default: the profile's)")
+    p.add_argument("--root", default=None, help="project root (default: this project)")
+    p.set_defaults(func=_cmd_data)
+
+    p = sub.add_parser("run", help="execute a notebook for a study through Papermill")
+    p.add_argument("notebook")
+    p.add_argument("output")
+    p.add_argument("--study", required=True)
+    p.add_argument("--seed", type=int, default=None, help="default: the study's seed")
+    p.add_argument("--smoke", action="store_true", help="fast mode: few resamples, small grids")
+    p.add_argument("--kernel", default=None)
+    p.add_argument("--root", default=None)
+    p.add_argument("-p", "--param", action="append", help="extra parameter key=value")
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("report", help="render reports/<study>/report.html")
+    p.add_argument("--study", required=True)
+    p.add_argument("--root", default=None)
+    p.add_argument("--fallback", action="store_true", help="skip Quarto even if installed")
+    p.set_defaults(func=_cmd_report)
+
+    from analysis.models.predict import add_predict_parser
+
+    add_predict_parser(sub)
+
+    p = sub.add_parser("studies", help="list studies under data/")
+    p.add_argument("--root", default=None)
+    p.set_defaults(func=_cmd_studies)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except AnalysisError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

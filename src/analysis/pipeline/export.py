@@ -1,0 +1,166 @@
+"""The one place that writes figures and tables.
+
+Every figure goes out as PDF, SVG and PNG (300 dpi) with fixed metadata, so identical runs
+give identical bytes; every table as a tidy CSV for machines plus formatted HTML and DOCX
+copies for manuscripts. All writes are atomic (see :mod:`analysis.study.io`).
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Iterable
+from pathlib import Path
+
+import matplotlib
+import pandas as pd
+
+from analysis.study.io import write_bytes, write_text
+
+FIGURE_FORMATS = ("pdf", "svg", "png")
+PNG_DPI = 300
+SCREEN_DPI = 110  # figures shown in notebooks and reports (the exported PNG has 300 dpi)
+CSV_FLOAT_FORMAT = "%.10g"
+_FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+
+matplotlib.rcParams["svg.hashsalt"] = "analysis"
+matplotlib.rcParams["pdf.compression"] = 6
+
+# first column left-aligned, keeping the indentation of Table 1 levels
+TABLE_STYLE = (
+    "<style>table.analysis-table td:first-child, table.analysis-table th:first-child "
+    "{text-align: left; white-space: pre;}</style>\n"
+)
+
+_METADATA = {
+    "pdf": {"CreationDate": None, "ModDate": None, "Producer": "analysis", "Creator": "analysis"},
+    "svg": {"Date": None, "Creator": "analysis"},
+    "png": {"Software": "analysis"},
+}
+
+
+def save_figure(fig, name: str, folder: str | Path, formats: Iterable[str] = FIGURE_FORMATS) -> list[Path]:
+    """Write ``fig`` as ``<folder>/<name>.{pdf,svg,png}`` and return the paths.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt, tempfile
+    >>> fig, ax = plt.subplots(); _ = ax.plot([0, 1], [0, 1])
+    >>> [p.suffix for p in save_figure(fig, "line", tempfile.mkdtemp())]
+    ['.pdf', '.svg', '.png']
+    """
+    folder = Path(folder)
+    written = []
+    for fmt in formats:
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format=fmt, dpi=PNG_DPI, bbox_inches="tight", metadata=_METADATA[fmt])
+        written.append(write_bytes(folder / f"{name}.{fmt}", buffer.getvalue()))
+    return written
+
+
+def table_to_csv(df: pd.DataFrame) -> str:
+    """A tidy table as CSV text with a fixed float format (stable across runs)."""
+    return df.to_csv(index=False, float_format=CSV_FLOAT_FORMAT, lineterminator="\n")
+
+
+def table_to_html(df: pd.DataFrame, caption: str | None = None) -> str:
+    """A formatted table as a small standalone HTML fragment."""
+    body = df.to_html(index=False, na_rep="", border=0, classes="analysis-table", escape=True)
+    cap = f"<p class='caption'><strong>{caption}</strong></p>\n" if caption else ""
+    return f"{TABLE_STYLE}{cap}{body}\n"
+
+
+def table_to_docx(df: pd.DataFrame, caption: str | None = None) -> bytes:
+    """A formatted table as a Word document (bytes), with fixed timestamps."""
+    import datetime as dt
+
+    from docx import Document
+    from docx.shared import Pt
+
+    doc = Document()
+    props = doc.core_properties
+    props.author = "analysis"
+    props.created = props.modified = dt.datetime(2000, 1, 1)
+    props.last_modified_by = "analysis"
+    props.revision = 1
+    if caption:
+        doc.add_paragraph().add_run(caption).bold = True
+    table = doc.add_table(rows=1, cols=len(df.columns))
+    table.style = "Table Grid"
+    for cell, name in zip(table.rows[0].cells, df.columns, strict=True):
+        cell.text = str(name)
+        for run in cell.paragraphs[0].runs:
+            run.bold = True
+    for values in df.itertuples(index=False):
+        cells = table.add_row().cells
+        for cell, value in zip(cells, values, strict=True):
+            cell.text = "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
+    for row in table.rows:
+        for cell in row.cells:
+            for paragraph in cell.paragraphs:
+                for run in paragraph.runs:
+                    run.font.size = Pt(9)
+    raw = io.BytesIO()
+    doc.save(raw)
+    return _normalise_zip(raw.getvalue())
+
+
+def _normalise_zip(data: bytes) -> bytes:
+    """Rewrite a zip (DOCX) with fixed entry times so identical content gives identical bytes."""
+    source = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            fixed = zipfile.ZipInfo(info.filename, date_time=_FIXED_ZIP_TIME)
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = 0o644 << 16
+            target.writestr(fixed, source.read(info.filename))
+    return out.getvalue()
+
+
+def save_table(tidy: pd.DataFrame, name: str, folder: str | Path, *,
+               formatted: pd.DataFrame | None = None, caption: str | None = None) -> list[Path]:
+    """Write ``<name>.csv`` (tidy) and ``<name>.html`` / ``<name>.docx`` (formatted).
+
+    ``formatted`` defaults to the tidy table itself.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> paths = save_table(pd.DataFrame({"a": [1.5]}), "t", tempfile.mkdtemp())
+    >>> [p.suffix for p in paths]
+    ['.csv', '.html', '.docx']
+    """
+    folder = Path(folder)
+    shown = tidy if formatted is None else formatted
+    return [
+        write_text(folder / f"{name}.csv", table_to_csv(tidy)),
+        write_text(folder / f"{name}.html", table_to_html(shown, caption)),
+        write_bytes(folder / f"{name}.docx", table_to_docx(shown, caption)),
+    ]
+
+
+def show(obj, caption: str | None = None):
+    """Display a table (without its row index) or a figure in a notebook.
+
+    Figures are closed after display so that each appears exactly once in the report.
+
+    Examples
+    --------
+    >>> show(pd.DataFrame({"a": [1]}))  # doctest: +SKIP
+    """
+    from IPython.display import HTML, Image, display
+    from matplotlib.figure import Figure
+
+    if isinstance(obj, Figure):
+        # rendered to PNG here, so it shows whatever the kernel's matplotlib backend is
+        buffer = io.BytesIO()
+        obj.savefig(buffer, format="png", dpi=SCREEN_DPI, bbox_inches="tight", metadata=_METADATA["png"])
+        display(Image(data=buffer.getvalue(), format="png"))
+        import matplotlib.pyplot as plt
+
+        plt.close(obj)
+    elif isinstance(obj, pd.DataFrame):
+        display(HTML(table_to_html(obj, caption)))
+    else:
+        display(obj)

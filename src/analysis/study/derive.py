@@ -1,0 +1,431 @@
+"""Derived variables declared in study.yaml, evaluated safely.
+
+A study declares derivations as readable expressions over its columns and the clinical
+index functions of :mod:`analysis.indices`::
+
+    derive:
+      cdai_w0: cdai(stools_w0, pain_w0, wellbeing_w0, complications_w0, antidiarrheal_w0,
+                    mass_w0, hematocrit_w0, sex_mf, height_cm, weight_w0)
+      response: where(disease == "CD", cdai_response(cdai_w0, cdai_w14),
+                      mayo_response(mayo_w0, mayo_w14, rb_w0, rb_w14))
+
+Expressions are parsed with :mod:`ast` and only names, numbers, strings, arithmetic,
+comparisons, ``&``/``|``/``~`` (or ``and``/``or``/``not``) and calls of whitelisted
+functions are allowed: nothing else of Python is reachable.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import operator
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis.errors import DataValidationError, IndexInputError, StudyConfigError
+
+
+def _as_float(x: Any) -> Any:
+    """Numbers, booleans and nullable arrays as float arrays with NaN for missing."""
+    if isinstance(x, pd.Series):
+        if x.dtype == object:
+            return x
+        return x.astype("Float64").to_numpy(dtype=float, na_value=np.nan) if x.dtype != float else x.to_numpy()
+    if isinstance(x, np.ndarray) and x.dtype == object:
+        return pd.Series(x).astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    return x
+
+
+def where(condition, if_true, if_false):
+    """Row-wise choice; a missing condition gives a missing result.
+
+    Examples
+    --------
+    >>> where(pd.Series([True, False]), 1, 2).tolist()
+    [1.0, 2.0]
+    """
+    cond = pd.Series(condition)
+    missing = cond.isna().to_numpy()
+    chosen = np.where(cond.fillna(False).astype(bool).to_numpy(), _as_float(if_true), _as_float(if_false))
+    out = pd.Series(chosen, index=cond.index).astype(float)
+    out[missing] = np.nan
+    return out
+
+
+def coalesce(*values):
+    """First non-missing value, row-wise."""
+    result = pd.Series(values[0], dtype=float) if not isinstance(values[0], pd.Series) else values[0].astype(float)
+    for value in values[1:]:
+        result = result.fillna(pd.Series(_as_float(value), index=result.index))
+    return result
+
+
+def percent_change(baseline, followup):
+    """Relative change from baseline in percent (negative = decrease)."""
+    b = np.asarray(_as_float(baseline), dtype=float)
+    f = np.asarray(_as_float(followup), dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return pd.Series(np.where(b != 0, 100.0 * (f - b) / b, np.nan))
+
+
+def stack(*columns):
+    """Columns side by side as an (n, k) table, e.g. the 5 segment scores of SES-CD.
+
+    Examples
+    --------
+    >>> stack(pd.Series([1, 2]), pd.Series([3, 4])).shape
+    (2, 2)
+    """
+    return pd.concat([c if isinstance(c, pd.Series) else pd.Series(c) for c in columns],
+                     axis=1, ignore_index=True)
+
+
+def table(**columns):
+    """Named columns as a table, e.g. SLEDAI-2K descriptors for ``sledai_2k``.
+
+    Examples
+    --------
+    >>> table(fever=pd.Series([1, 0]), rash=pd.Series([0, 0])).columns.tolist()
+    ['fever', 'rash']
+    """
+    return pd.DataFrame(dict(columns))
+
+
+HELPERS: dict[str, Callable] = {
+    "stack": stack,
+    "table": table,
+    "where": where,
+    "coalesce": coalesce,
+    "percent_change": percent_change,
+    "log": np.log,
+    "log1p": np.log1p,
+    "exp": np.exp,
+    "sqrt": np.sqrt,
+    "abs": np.abs,
+    "isna": pd.isna,
+    "notna": pd.notna,
+}
+
+_BINOPS = {
+    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+    ast.Div: operator.truediv, ast.Pow: operator.pow, ast.BitAnd: operator.and_,
+    ast.BitOr: operator.or_, ast.Mod: operator.mod,
+}
+_CMPOPS = {
+    ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
+    ast.Gt: operator.gt, ast.GtE: operator.ge,
+}
+
+
+def available_functions() -> dict[str, Callable]:
+    """Every function an expression may call: index functions and the helpers above.
+
+    ``suffixed("_w0")`` is also available: the table of every column ending in ``_w0``
+    with the suffix removed (e.g. the 24 SLEDAI-2K descriptors of one visit).
+    """
+    from analysis.indices import INDEX_FUNCTIONS
+
+    return {**INDEX_FUNCTIONS, **HELPERS, "suffixed": None}
+
+
+def _to_bool(x):
+    return x.astype("boolean") if isinstance(x, pd.Series) else np.asarray(x, dtype=bool)
+
+
+class _Evaluator:
+    def __init__(self, frame: pd.DataFrame, functions: Mapping[str, Callable], where_: str,
+                 root: pd.DataFrame | None = None):
+        self.frame = frame
+        self.functions = functions
+        self.where = where_
+        self.root = frame if root is None else root  # the whole table (where() evaluates subsets)
+
+    def fail(self, message: str):
+        raise StudyConfigError(f"{self.where}: {message}")
+
+    def visit(self, node: ast.AST):
+        method = getattr(self, f"visit_{type(node).__name__}", None)
+        if method is None:
+            self.fail(f"'{ast.unparse(node)}' is not allowed in an expression")
+        return method(node)
+
+    def visit_Expression(self, node):
+        return self.visit(node.body)
+
+    def visit_Constant(self, node):
+        if isinstance(node.value, int | float | str | bool) or node.value is None:
+            return node.value
+        self.fail(f"constant {node.value!r} is not allowed")
+
+    def visit_List(self, node):
+        items = [self.visit(e) for e in node.elts]
+        if any(isinstance(i, pd.Series) for i in items):
+            # [a, b, c] of columns is a table with one column per element (e.g. segments)
+            return stack(*[i if isinstance(i, pd.Series) else pd.Series(i, index=self.frame.index)
+                           for i in items])
+        return items
+
+    def visit_Tuple(self, node):
+        return tuple(self.visit(e) for e in node.elts)
+
+    def visit_Name(self, node):
+        if node.id in self.frame.columns:
+            return self.frame[node.id]
+        if node.id in ("True", "False", "None"):
+            return {"True": True, "False": False, "None": None}[node.id]
+        self.fail(f"unknown column {node.id!r}")
+
+    def visit_BinOp(self, node):
+        op = _BINOPS.get(type(node.op))
+        if op is None:
+            self.fail(f"operator in '{ast.unparse(node)}' is not allowed")
+        left, right = self.visit(node.left), self.visit(node.right)
+        if op in (operator.and_, operator.or_):
+            return op(_to_bool(left), _to_bool(right))
+        return op(left, right)
+
+    def visit_UnaryOp(self, node):
+        value = self.visit(node.operand)
+        if isinstance(node.op, ast.USub):
+            return -value
+        if isinstance(node.op, ast.UAdd):
+            return value
+        if isinstance(node.op, ast.Not | ast.Invert):
+            return ~_to_bool(value)
+        self.fail(f"'{ast.unparse(node)}' is not allowed")
+
+    def visit_BoolOp(self, node):
+        values = [_to_bool(self.visit(v)) for v in node.values]
+        op = operator.and_ if isinstance(node.op, ast.And) else operator.or_
+        result = values[0]
+        for value in values[1:]:
+            result = op(result, value)
+        return result
+
+    def visit_Compare(self, node):
+        left = self.visit(node.left)
+        result = None
+        for op_node, comparator in zip(node.ops, node.comparators, strict=True):
+            op = _CMPOPS.get(type(op_node))
+            right = self.visit(comparator)
+            if isinstance(op_node, ast.In | ast.NotIn) and isinstance(left, pd.Series):
+                part = left.isin(list(right))
+                part = ~part if isinstance(op_node, ast.NotIn) else part
+            elif op is None:
+                self.fail(f"comparison in '{ast.unparse(node)}' is not allowed")
+            else:
+                part = op(left, right)
+                if isinstance(left, pd.Series):
+                    part = part.astype("boolean").mask(left.isna())
+            result = part if result is None else (result & part)
+            left = right
+        return result
+
+    def lazy_where(self, node):
+        """``where(cond, a, b)`` evaluating each branch only on its own rows.
+
+        A disease-specific rule (CDAI for Crohn's rows, Mayo for colitis rows) then never
+        feeds one disease's values to the other disease's index.
+        """
+        cond = pd.Series(self.visit(node.args[0]), index=self.frame.index)
+        known = cond.notna().to_numpy()
+        chosen = cond.fillna(False).astype(bool).to_numpy() & known
+        out = pd.Series(np.nan, index=self.frame.index, dtype=float)
+        for mask, branch in ((chosen, node.args[1]), (~chosen & known, node.args[2])):
+            if mask.any():
+                sub = _Evaluator(self.frame.loc[mask], self.functions, self.where, self.root)
+                value = sub.visit(branch)
+                if isinstance(value, pd.Series):
+                    value = value.reindex(self.frame.index[mask])
+                out.loc[mask] = np.asarray(_as_float(value), dtype=float) if not np.isscalar(value) else value
+        return out
+
+    def suffixed(self, node):
+        """``suffixed("_w0")``: every column ending in ``_w0``, named without the suffix."""
+        if len(node.args) != 1 or not isinstance(node.args[0], ast.Constant) or not isinstance(node.args[0].value, str):
+            self.fail('suffixed() takes one string, e.g. suffixed("_w0")')
+        suffix = node.args[0].value
+        cols = [c for c in self.frame.columns if str(c).endswith(suffix) and len(str(c)) > len(suffix)]
+        if not cols:
+            self.fail(f"suffixed({suffix!r}): no column ends in {suffix!r}")
+        return self.frame[cols].rename(columns=lambda c: str(c)[: -len(suffix)])
+
+    def visit_Call(self, node):
+        if not isinstance(node.func, ast.Name):
+            self.fail(f"only plain function calls are allowed ('{ast.unparse(node.func)}')")
+        name = node.func.id
+        if name == "suffixed":
+            return self.suffixed(node)
+        if name == "where" and len(node.args) == 3 and not node.keywords:
+            return self.lazy_where(node)
+        if name not in self.functions or self.functions[name] is None:
+            known = ", ".join(sorted(self.functions))
+            self.fail(f"unknown function {name!r} (available: {known})")
+        function = self.functions[name]
+        if getattr(function, "whole_table", False) and len(self.frame) != len(self.root):
+            # baseline()/visit()/patient() look across rows: evaluate them on the whole
+            # table, then keep this subset's rows
+            whole = _Evaluator(self.root, self.functions, self.where).visit(node)
+            return pd.Series(whole, index=self.root.index).loc[self.frame.index]
+        args = [self.visit(a) for a in node.args]
+        kwargs = {kw.arg: self.visit(kw.value) for kw in node.keywords}
+        try:
+            result = function(*args, **kwargs)
+        except TypeError as exc:
+            self.fail(f"{name}(): {exc}")
+        except IndexInputError as exc:
+            # impossible values in the data (e.g. TJC28 > 28): a data error naming the rule
+            from analysis.study.checks import Violation
+
+            raise DataValidationError([Violation(self.where.removeprefix("derive."), f"{name}(): {exc}")]) from exc
+        if isinstance(result, np.ndarray):
+            result = pd.Series(result, index=self.frame.index)
+        return result
+
+
+def parse_expression(expression: str, where_: str = "derive") -> ast.Expression:
+    """Parse an expression, turning syntax errors into a clear :class:`StudyConfigError`."""
+    try:
+        return ast.parse(expression.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise StudyConfigError(f"{where_}: cannot parse {expression!r}: {exc.msg}") from exc
+
+
+def evaluate(expression: str, frame: pd.DataFrame, *, name: str = "expression",
+             functions: Mapping[str, Callable] | None = None) -> pd.Series:
+    """Evaluate one derivation over ``frame`` and return a Series aligned to it.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, None]})
+    >>> evaluate("a + b", df).tolist()[0]
+    4.0
+    """
+    where_ = f"derive.{name}"
+    tree = parse_expression(expression, where_)
+    evaluator = _Evaluator(frame, functions if functions is not None else available_functions(), where_)
+    result = evaluator.visit(tree)
+    if np.isscalar(result) or result is None:
+        result = pd.Series([result] * len(frame), index=frame.index)
+    result = pd.Series(result, index=frame.index) if not isinstance(result, pd.Series) else result
+    if result.dtype == "boolean" or result.dtype == bool:
+        result = result.astype("Float64").astype(float)
+    elif str(result.dtype) in ("Float64", "Int64"):
+        result = result.astype(float)
+    return result.set_axis(frame.index)
+
+
+def derive_columns(frame: pd.DataFrame, derivations: Mapping[str, str],
+                   extra_functions: Mapping[str, Callable] | None = None) -> pd.DataFrame:
+    """Apply derivations in order (later ones may use earlier ones); return a new frame.
+
+    ``extra_functions`` adds context-bound functions, e.g. ``visit`` (a visit's value for
+    each patient) in the cohort and ``baseline`` (the first visit's value) in visit tables.
+    """
+    out = frame.copy()
+    functions = {**available_functions(), **(extra_functions or {})}
+    for name, expression in derivations.items():
+        out[name] = evaluate(expression, out, name=name, functions=functions)
+    return out
+
+
+def called_functions(expression: str) -> list[tuple[str, dict[str, Any]]]:
+    """The functions an expression calls, each with its effective keyword options.
+
+    Used to echo into the report which variant and thresholds a derivation used.
+    """
+    tree = parse_expression(expression)
+    functions = {**available_functions(), "visit": None, "baseline": None, "patient": None}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in functions:
+            fn = functions[node.func.id]
+            options: dict[str, Any] = {}
+            if fn is None:
+                found.append((node.func.id, options))
+                continue
+            try:
+                for pname, param in inspect.signature(fn).parameters.items():
+                    if param.kind == param.KEYWORD_ONLY and param.default is not param.empty:
+                        options[pname] = param.default
+            except (TypeError, ValueError):
+                pass
+            for kw in node.keywords:
+                options[kw.arg] = ast.literal_eval(kw.value) if isinstance(kw.value, ast.Constant) else ast.unparse(kw.value)
+            found.append((node.func.id, options))
+    return found
+
+
+def derivation_table(derivations: Mapping[str, str], labels: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Tidy description of derivations: ``variable, label, expression, functions, options``.
+
+    Examples
+    --------
+    >>> derivation_table({"x2": "x * 2"}).loc[0, "expression"]
+    'x * 2'
+    """
+    rows = []
+    for name, expression in derivations.items():
+        calls = called_functions(expression)
+        rows.append({
+            "variable": name,
+            "label": (labels or {}).get(name, name),
+            "expression": " ".join(expression.split()),
+            "functions": ", ".join(dict.fromkeys(fn for fn, _ in calls)),
+            "options": "; ".join(
+                f"{fn}: " + ", ".join(f"{k}={v}" for k, v in opts.items()) for fn, opts in calls if opts
+            ),
+        })
+    return pd.DataFrame(rows, columns=["variable", "label", "expression", "functions", "options"])
+
+
+def visit_lookup(visits: pd.DataFrame, id_col: str, time_col: str, ids: pd.Series) -> Callable:
+    """``visit(name, time)``: each patient's value of visit variable ``name`` at ``time``.
+
+    Examples
+    --------
+    >>> v = pd.DataFrame({"id": ["a", "a", "b"], "week": [0, 12, 0], "cdai": [300.0, 120.0, 280.0]})
+    >>> visit_lookup(v, "id", "week", pd.Series(["a", "b"]))("cdai", 12).tolist()
+    [120.0, nan]
+    """
+
+    def visit(name: str, time):
+        if name not in visits.columns:
+            raise StudyConfigError(f"visit({name!r}, {time!r}): no visit variable {name!r}")
+        at = visits.loc[visits[time_col] == time, [id_col, name]]
+        if at.empty:
+            raise StudyConfigError(f"visit({name!r}, {time!r}): no visits at {time_col} = {time!r}")
+        return pd.Series(ids.map(at.set_index(id_col)[name]).to_numpy(), index=ids.index)
+
+    visit.whole_table = True
+    return visit
+
+
+def baseline_lookup(visits: pd.DataFrame, id_col: str, time_col: str, first_time) -> Callable:
+    """``baseline(x)``: for each visit row, the patient's value of ``x`` at the first visit."""
+    ids = visits[id_col]
+    at_first = (visits[time_col] == first_time).to_numpy()
+
+    def baseline(values):
+        values = pd.Series(values, index=visits.index)
+        first = pd.Series(values[at_first].to_numpy(), index=ids[at_first].to_numpy())
+        return pd.Series(ids.map(first).to_numpy(), index=visits.index)
+
+    baseline.whole_table = True
+    return baseline
+
+
+def patient_lookup(visits: pd.DataFrame, id_col: str, cohort: pd.DataFrame) -> Callable:
+    """``patient("sex")``: for each visit row, the patient's value of a cohort column."""
+
+    def patient(name: str):
+        if name not in cohort.columns:
+            raise StudyConfigError(f"patient({name!r}): no column {name!r} in the cohort table")
+        values = cohort.set_index(id_col)[name]
+        return pd.Series(visits[id_col].map(values).to_numpy(), index=visits.index)
+
+    patient.whole_table = True
+    return patient
