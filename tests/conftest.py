@@ -11,8 +11,11 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import shutil  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import yaml  # noqa: E402
+from scipy.special import expit  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -72,3 +75,30 @@ def study_from_cohort(root: Path, name: str, cohort):
     shutil.copy(REPO / "data" / name / "study.yaml", folder)
     write_cohort(cohort, folder / "raw")
     return load_study(name, root=root)
+
+
+# A small mixed-type modelling data set (validation and tuning tests).
+CODEBOOK = {
+    "x1": {"type": "numeric"},
+    "x2": {"type": "numeric", "transform": "log"},
+    "flag": {"type": "binary"},
+    "group": {"type": "categorical", "levels": ["a", "b", "c"]},
+}
+
+
+def make_data(n=120, seed=0):
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(
+        {
+            "x1": rng.normal(size=n),
+            "x2": rng.lognormal(1.0, 0.7, n),
+            "flag": rng.binomial(1, 0.4, n).astype(float),
+            "group": rng.choice(["a", "b", "c"], n),
+        }
+    )
+    lp = -0.2 + 1.2 * X["x1"] + 0.8 * np.log(X["x2"]) - 0.8 + 0.7 * X["flag"]
+    y = rng.binomial(1, expit(lp)).astype(int)
+    X.loc[rng.choice(n, 6, replace=False), "x1"] = np.nan
+    X.loc[rng.choice(n, 4, replace=False), "group"] = np.nan
+    X.index = np.arange(1000, 1000 + n)  # a non-default index must not matter
+    return X, y

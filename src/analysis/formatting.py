@@ -44,8 +44,8 @@ def format_estimates(table: pd.DataFrame, variables: Mapping[str, Mapping] | Non
     --------
     >>> t = pd.DataFrame({"term": ["age"], "odds_ratio": [1.234], "ci_lower": [1.1],
     ...                   "ci_upper": [1.4], "p_value": [0.0004], "n": [100]})
-    >>> format_estimates(t).iloc[0].tolist()
-    ['age', '1.23 (1.10 to 1.40)', '<0.001', 100]
+    >>> [str(v) for v in format_estimates(t).iloc[0]]
+    ['age', '1.23 (1.10 to 1.40)', '<0.001', '100']
     """
     def cell(row) -> str:
         est, lo, hi = row[estimate], row["ci_lower"], row["ci_upper"]
@@ -84,3 +84,25 @@ def format_pvalue(p: float) -> str:
     if pd.isna(p):
         return ""
     return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+_MARKDOWN_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]|~"})
+
+
+def escape_text(text) -> str:
+    """Text from a user's file (study title, description, labels) made safe for Markdown/HTML.
+
+    Markdown's emphasis, code, link and table characters are backslash-escaped and HTML is
+    escaped (``<script>`` shows as text and never runs), so a title cannot inject markup
+    into a notebook's Markdown output or the report.
+
+    Examples
+    --------
+    >>> escape_text('<img src=x onerror="alert(1)">')
+    '&lt;img src=x onerror=&quot;alert(1)&quot;&gt;'
+    >>> escape_text("[click](javascript:alert(1)) *IBD* 2020-2024.")
+    '\\\\[click\\\\](javascript:alert(1)) \\\\*IBD\\\\* 2020-2024.'
+    """
+    import html
+
+    return html.escape(str(text).translate(_MARKDOWN_SPECIAL), quote=False).replace('"', "&quot;")

@@ -37,7 +37,7 @@ from analysis.regression.tables import (  # noqa
     univariable_logistic,
 )
 
-GOLDEN = Path(__file__).parent / "golden"
+GOLDEN = Path(__file__).parents[1] / "golden"
 PREDICTORS = ["age", "lwt", "race", "smoke", "ptd", "ht", "ui", "ftv"]
 CODEBOOK = {
     "rownames": {"type": "id"},

@@ -7,7 +7,7 @@ import statsmodels.api as sm
 from conftest import make_study
 from scipy.special import expit, logit
 from sklearn.metrics import roc_auc_score
-from test_model_artifact import PREDICTORS, TINY, fit_pipeline, training_frame
+from test_artifact import PREDICTORS, TINY, fit_pipeline, training_frame
 
 from analysis.errors import AnalysisError
 from analysis.evaluation.calibration import calibration_intercept_slope, recalibration_fit

@@ -28,7 +28,7 @@ from analysis.describe.correlation import (  # noqa
 from analysis.errors import AnalysisError  # noqa
 from analysis.plots.correlation import plot_correlation_heatmap  # noqa
 
-GOLDEN = Path(__file__).parent / "golden"
+GOLDEN = Path(__file__).parents[1] / "golden"
 NUMERIC = ["age", "lwt", "ptl", "ftv", "bwt"]
 CODEBOOK = {
     "low": {"type": "binary"},

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
+from conftest import CODEBOOK, make_data  # noqa: E402  (shared with tests/models/test_tuning.py)
 from pandas.testing import assert_frame_equal
 from scipy.special import expit, logit
 from sklearn.base import clone
@@ -26,31 +27,7 @@ from analysis.validation.resampling import (
 )
 from analysis.validation.selection import SelectionRule, select_model
 
-CODEBOOK = {
-    "x1": {"type": "numeric"},
-    "x2": {"type": "numeric", "transform": "log"},
-    "flag": {"type": "binary"},
-    "group": {"type": "categorical", "levels": ["a", "b", "c"]},
-}
 SETTINGS = dict(outer_splits=3, outer_repeats=2, inner_splits=2, seed=11, progress=False)
-
-
-def make_data(n=120, seed=0):
-    rng = np.random.default_rng(seed)
-    X = pd.DataFrame(
-        {
-            "x1": rng.normal(size=n),
-            "x2": rng.lognormal(1.0, 0.7, n),
-            "flag": rng.binomial(1, 0.4, n).astype(float),
-            "group": rng.choice(["a", "b", "c"], n),
-        }
-    )
-    lp = -0.2 + 1.2 * X["x1"] + 0.8 * np.log(X["x2"]) - 0.8 + 0.7 * X["flag"]
-    y = rng.binomial(1, expit(lp)).astype(int)
-    X.loc[rng.choice(n, 6, replace=False), "x1"] = np.nan
-    X.loc[rng.choice(n, 4, replace=False), "group"] = np.nan
-    X.index = np.arange(1000, 1000 + n)  # a non-default index must not matter
-    return X, y
 
 
 @pytest.fixture(scope="module")

@@ -3,12 +3,12 @@
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import CODEBOOK, make_data
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
-from test_validation import CODEBOOK, make_data
 
 from analysis.models.tuning import grid_search
 from analysis.models.zoo import model_zoo

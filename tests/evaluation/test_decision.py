@@ -12,7 +12,7 @@ from analysis.errors import AnalysisError
 from analysis.evaluation.decision import decision_curve, net_benefit
 from analysis.plots.decision import plot_decision_curve
 
-GOLDEN = Path(__file__).parent / "golden" / "dca_binary.csv"  # from make_dca_binary.py
+GOLDEN = Path(__file__).parents[1] / "golden" / "dca_binary.csv"  # from make_dca_binary.py
 MODELS = ["cancerpredmarker", "famhistory"]
 
 

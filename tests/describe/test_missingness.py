@@ -22,7 +22,7 @@ from analysis.describe.missingness import (
 from analysis.errors import AnalysisError
 from analysis.plots.missingness import plot_missingness
 
-GOLDEN = Path(__file__).parent / "golden"
+GOLDEN = Path(__file__).parents[1] / "golden"
 
 
 @pytest.fixture(scope="module")

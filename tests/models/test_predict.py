@@ -8,7 +8,7 @@ import copy
 import numpy as np
 import pandas as pd
 import pytest
-from test_model_artifact import PREDICTORS, TINY, fit_pipeline, make_project, training_frame
+from test_artifact import PREDICTORS, TINY, fit_pipeline, make_project, training_frame
 
 from analysis.errors import DataValidationError
 from analysis.models.artifact import save_model

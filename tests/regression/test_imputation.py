@@ -20,7 +20,7 @@ from analysis.errors import AnalysisError
 from analysis.regression.imputation import impute_mice, mice_fits, rubins_rules
 from analysis.regression.tables import linear_regression
 
-GOLDEN = Path(__file__).parent / "golden"
+GOLDEN = Path(__file__).parents[1] / "golden"
 PREDICTORS = ["age", "lwt", "race", "smoke", "ptd", "ht", "ui", "ftv"]
 CODEBOOK = {
     "low": {"type": "binary"},

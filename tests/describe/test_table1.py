@@ -28,7 +28,7 @@ from analysis.describe.table1 import (
 )
 from analysis.errors import AnalysisError
 
-GOLDEN = Path(__file__).parent / "golden"
+GOLDEN = Path(__file__).parents[1] / "golden"
 STATS = ["n", "mean", "sd", "median", "q1", "q3", "count", "percent", "missing"]
 
 
