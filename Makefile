@@ -1,7 +1,9 @@
 # Regenerate everything: `make all` (data, every study, reports); `make test` (test suite).
 # Real file targets: an executed notebook depends on its source notebook, the study.yaml,
-# the raw data and the package sources; a second `make all` with nothing changed runs
-# nothing, and `make -j2` runs studies side by side.
+# the raw data and the package modules it imports (found by analysis.pipeline.deps, so an
+# edit to a module that only notebook 06 uses re-executes only notebook 06 and the report);
+# a second `make all` with nothing changed runs nothing, and `make -j2` runs studies side
+# by side.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -23,7 +25,9 @@ DEMO_STUDIES := ibd-biologics cd-upadacitinib-ius ra-refractory sle-belimumab cd
 DEMO_RAW := $(foreach s,$(DEMO_STUDIES),data/$(s)/raw/cohort.csv)
 NOTEBOOKS := 01-prepare-cohort 02-describe-cohort 03-correlate-predictors 04-fit-regression \
              05-compare-models 06-validate-model 07-follow-visits
-PKG_SRC := $(shell find src/analysis -name '*.py' -o -name '*.html' 2>/dev/null) pyproject.toml
+PKG_SRC := $(shell find src/analysis -name '*.py' 2>/dev/null)
+# per-notebook prerequisites: NOTEBOOK_SRC_<notebook> and REPORT_SRC (generated, see above)
+DEPS_MK := .make/notebook-deps.mk
 SYNTH_SRC := $(wildcard src/analysis/synthetic/*.py) $(wildcard src/analysis/indices/*.py)
 
 # one native thread per process: joblib spreads folds and resamples over the cores
@@ -40,7 +44,7 @@ RUN_FLAGS := $(if $(SMOKE),--smoke) $(if $(SEED),--seed $(SEED))
 # raw inputs of a study: the generated demo cohort, or whatever the user put in raw/
 raw_inputs = $(if $(filter $(1),$(DEMO_STUDIES)),data/$(1)/raw/cohort.csv,$(wildcard data/$(1)/raw/*))
 
-.PHONY: help all data study check report test lint kernel env benchmarks clean distclean
+.PHONY: help all data study check report test test-fast lint kernel env benchmarks clean distclean
 
 help: ## list the targets
 	@echo "Usage: make <target> [STUDY=name] [SMOKE=1]"
@@ -58,15 +62,19 @@ check: $(ENV_STAMP) $(call raw_inputs,$(STUDY)) ## validate one study's raw data
 
 report: reports/$(STUDY)/report.html ## render one study's report
 
-test: $(KERNEL_STAMP) ## run the whole test suite
+test: $(KERNEL_STAMP) ## run the whole test suite (unit tests, doctests, notebooks, end to end)
 	$(PY) -m pytest -n 2 --dist loadgroup $(TEST_ARGS)
+
+test-fast: $(ENV_STAMP) ## unit tests and doctests only: no notebook, no end-to-end run
+	$(PY) -m pytest -n 2 --dist loadgroup -m "not notebook" --deselect tests/test_pipeline.py $(TEST_ARGS)
 
 benchmarks: all ## external validation against the truth, and timing of 05 + 06 (full settings)
 	$(PY) benchmarks/oracle.py
 	$(PY) benchmarks/timing.py
 
-lint: $(ENV_STAMP) ## ruff over the package and tests
-	$(VENV)/bin/ruff check src tests
+lint: $(ENV_STAMP) ## ruff, and the layer contract of the package (import-linter)
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/lint-imports
 
 env: $(ENV_STAMP) ## create .venv and install the package with its dev extras
 kernel: $(KERNEL_STAMP) ## register the Jupyter kernel used by every Papermill run
@@ -84,16 +92,21 @@ $(KERNEL_STAMP): $(ENV_STAMP)
 $(DEMO_RAW): data/%/raw/cohort.csv: $(SYNTH_SRC) | $(ENV_STAMP)
 	$(PY) -m analysis data --study $*
 
-.SECONDEXPANSION:
-reports/%/notebooks/01-prepare-cohort.ipynb: notebooks/01-prepare-cohort.ipynb data/%/study.yaml $$(call raw_inputs,$$*) $(PKG_SRC) | $(KERNEL_STAMP)
-	$(PY) -m analysis run $< $@ --study $* $(RUN_FLAGS)
+# The package files each notebook imports (transitively), regenerated when any changes.
+-include $(DEPS_MK)
+$(DEPS_MK): $(wildcard notebooks/*.ipynb) $(PKG_SRC)
+	@mkdir -p $(@D)
+	@PYTHONPATH=src $(PYTHON) -m analysis.pipeline.deps $(wildcard notebooks/*.ipynb) \
+	  --module REPORT_SRC=analysis.pipeline.report > $@.tmp && mv $@.tmp $@
 
+.SECONDEXPANSION:
 # notebook_rule(NAME, PREREQUISITES): execute notebooks/NAME.ipynb for a study
 define notebook_rule
-reports/%/notebooks/$(1).ipynb: notebooks/$(1).ipynb $(2) $(PKG_SRC) | $(KERNEL_STAMP)
+reports/%/notebooks/$(1).ipynb: notebooks/$(1).ipynb $(2) $$(NOTEBOOK_SRC_$(1)) | $(KERNEL_STAMP)
 	$$(PY) -m analysis run $$< $$@ --study $$* $$(RUN_FLAGS)
 endef
 PREPARED := reports/%/notebooks/01-prepare-cohort.ipynb
+$(eval $(call notebook_rule,01-prepare-cohort,data/%/study.yaml $$$$(call raw_inputs,$$$$*)))
 $(eval $(call notebook_rule,02-describe-cohort,$(PREPARED)))
 $(eval $(call notebook_rule,03-correlate-predictors,$(PREPARED)))
 $(eval $(call notebook_rule,04-fit-regression,$(PREPARED)))
@@ -101,7 +114,7 @@ $(eval $(call notebook_rule,05-compare-models,$(PREPARED)))
 $(eval $(call notebook_rule,06-validate-model,reports/%/notebooks/05-compare-models.ipynb))
 $(eval $(call notebook_rule,07-follow-visits,$(PREPARED)))
 
-reports/%/report.html: $(foreach nb,$(NOTEBOOKS),reports/%/notebooks/$(nb).ipynb)
+reports/%/report.html: $(foreach nb,$(NOTEBOOKS),reports/%/notebooks/$(nb).ipynb) $(REPORT_SRC)
 	$(PY) -m analysis report --study $*
 
 clean: ## remove generated data and reports (keeps .venv)

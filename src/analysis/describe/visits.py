@@ -27,7 +27,7 @@ def visit_summary(visits: pd.DataFrame, variables: Mapping[str, Mapping], column
     Examples
     --------
     >>> v = pd.DataFrame({"week": [0, 0, 4, 4], "resp": [0.0, 1.0, 1.0, 1.0]})
-    >>> visit_summary(v, {"resp": {"type": "binary"}}, ["resp"], "week").loc[1, "percent"]
+    >>> float(visit_summary(v, {"resp": {"type": "binary"}}, ["resp"], "week").loc[1, "percent"])
     100.0
     """
     missing = [c for c in (*columns, time, *([group] if group else [])) if c not in visits.columns]

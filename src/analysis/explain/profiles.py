@@ -15,8 +15,8 @@ def typical_profile(X: pd.DataFrame, codebook: Mapping[str, Mapping]) -> pd.Data
     Examples
     --------
     >>> X = pd.DataFrame({"age": [30.0, 50.0, 70.0], "sex": ["f", "m", "m"]})
-    >>> typical_profile(X, {"age": {"type": "numeric"}, "sex": {"type": "categorical"}}).iloc[0].tolist()
-    [50.0, 'm']
+    >>> [str(v) for v in typical_profile(X, {"age": {"type": "numeric"}, "sex": {"type": "categorical"}}).iloc[0]]
+    ['50.0', 'm']
     """
     row = {}
     for name in X.columns:

@@ -37,6 +37,7 @@ def plot_decision_curve(
 
     Examples
     --------
+    >>> from analysis.evaluation.decision import decision_curve
     >>> df = decision_curve([1, 0, 1, 0], {"m": [0.9, 0.6, 0.4, 0.1]}, [0.25, 0.5])
     >>> len(plot_decision_curve(df).axes[0].lines)
     3

@@ -92,6 +92,7 @@ def nonlinearity_test(
 
     Examples
     --------
+    >>> import numpy as np, pandas as pd
     >>> rng = np.random.default_rng(0)
     >>> df = pd.DataFrame({"x": rng.uniform(-3, 3, 400)})
     >>> df["y"] = df["x"] ** 2 + rng.normal(size=400)

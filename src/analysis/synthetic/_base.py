@@ -98,3 +98,14 @@ def write_cohort(cohort: DemoCohort, raw_dir: Path) -> list[Path]:
         os.chmod(path, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
         written.append(path)
     return written
+
+
+def as_float_flag(values) -> np.ndarray:
+    """Booleans with missing values as floats 1.0/0.0/NaN (the derived flags of study.yaml).
+
+    Examples
+    --------
+    >>> as_float_flag([True, False, None]).tolist()
+    [1.0, 0.0, nan]
+    """
+    return pd.array(values, dtype="boolean").astype("Float64").to_numpy(dtype=float, na_value=np.nan)

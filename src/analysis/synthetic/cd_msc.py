@@ -78,12 +78,18 @@ import numpy as np
 import pandas as pd
 
 from analysis.indices.crohns import cdai_remission, cdai_response, ses_cd_remission, ses_cd_response
-from analysis.synthetic._base import DemoCohort, clip_round, expit, mask_mar, mask_mcar
+from analysis.synthetic._base import (
+    DemoCohort,
+    as_float_flag,
+    clip_round,
+    expit,
+    mask_mar,
+    mask_mcar,
+)
 from analysis.synthetic.cd_upadacitinib_ius import (
     CDAI_COMPONENTS,
     SES_ITEMS,
     SES_SEGMENTS,
-    _flag,
     cdai_at,
     cdai_exact,
     cdai_followup,
@@ -346,10 +352,10 @@ def derived_outcomes(df: pd.DataFrame) -> pd.DataFrame:
     cdai0, cdai24 = cdai_at(df, 0, "weight_kg"), cdai_at(df, 24, "weight_kg_w24")
     ses0, ses24 = ses_cd_at(df, 0), ses_cd_at(df, 24)
     return pd.DataFrame({
-        "cdai_response_w24": _flag(cdai_response(cdai0, cdai24)),
-        "cdai_remission_w24": _flag(cdai_remission(cdai24)),
-        "endoscopic_response_w24": _flag(ses_cd_response(ses0, ses24)),
-        "endoscopic_remission_w24": _flag(ses_cd_remission(ses24)),
+        "cdai_response_w24": as_float_flag(cdai_response(cdai0, cdai24)),
+        "cdai_remission_w24": as_float_flag(cdai_remission(cdai24)),
+        "endoscopic_response_w24": as_float_flag(ses_cd_response(ses0, ses24)),
+        "endoscopic_remission_w24": as_float_flag(ses_cd_remission(ses24)),
     }, index=df.index)
 
 

@@ -95,7 +95,14 @@ from analysis.indices.crohns import (
     ses_cd,
     ses_cd_response,
 )
-from analysis.synthetic._base import DemoCohort, clip_round, expit, mask_mar, mask_mcar
+from analysis.synthetic._base import (
+    DemoCohort,
+    as_float_flag,
+    clip_round,
+    expit,
+    mask_mar,
+    mask_mcar,
+)
 
 NAME = "cd-upadacitinib-ius"
 DEFAULT_N = 120
@@ -571,18 +578,14 @@ def ses_cd_at(df: pd.DataFrame, week: int) -> np.ndarray:
     return np.asarray(ses_cd(*blocks), float)
 
 
-def _flag(values) -> np.ndarray:
-    return pd.array(values, dtype="boolean").astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-
-
 def derived_outcomes(df: pd.DataFrame) -> pd.DataFrame:
     """The study.yaml outcome rules evaluated directly (used in tests as a cross-check)."""
     cdai0, cdai12 = cdai_at(df, 0, "weight_kg"), cdai_at(df, 12, "weight_kg_w12")
     return pd.DataFrame({
-        "remission_w12": _flag(cdai_remission(cdai12)),
-        "response_w12": _flag(cdai_response(cdai0, cdai12, threshold=100)),
-        "ius_response_w12": _flag(ius_response(df["bwt_mm_w0"].to_numpy(float), df["bwt_mm_w12"].to_numpy(float))),
-        "endoscopic_response_w12": _flag(ses_cd_response(ses_cd_at(df, 0), ses_cd_at(df, 12))),
+        "remission_w12": as_float_flag(cdai_remission(cdai12)),
+        "response_w12": as_float_flag(cdai_response(cdai0, cdai12, threshold=100)),
+        "ius_response_w12": as_float_flag(ius_response(df["bwt_mm_w0"].to_numpy(float), df["bwt_mm_w12"].to_numpy(float))),
+        "endoscopic_response_w12": as_float_flag(ses_cd_response(ses_cd_at(df, 0), ses_cd_at(df, 12))),
     }, index=df.index)
 
 
