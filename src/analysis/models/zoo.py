@@ -67,7 +67,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.dummy import DummyClassifier
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
@@ -90,7 +89,6 @@ __all__ = [
     "OOBTunedForest",
     "build_preprocessor",
     "clinical_score_spec",
-    "clone_spec",
     "model_zoo",
     "vedolizumab_cdst",
 ]
@@ -427,18 +425,4 @@ def clinical_score_spec(
     clf = FixedScoreClassifier(score_fn=fn, name=name, columns=list(columns))
     return ModelSpec(
         name, _SCORE_LABELS.get(name, name), Pipeline([("model", clf)]), {}, complexity
-    )
-
-
-def clone_spec(spec: ModelSpec) -> ModelSpec:
-    """A copy of ``spec`` with an unfitted clone of its pipeline.
-
-    Examples
-    --------
-    >>> s = clinical_score_spec("vedolizumab_cdst")
-    >>> clone_spec(s).pipeline is s.pipeline
-    False
-    """
-    return ModelSpec(
-        spec.name, spec.label, clone(spec.pipeline), dict(spec.param_grid), spec.complexity
     )
