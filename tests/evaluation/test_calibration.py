@@ -219,3 +219,58 @@ def test_plot_calibration_single_curve_without_histogram():
     assert len(fig.axes) == 1
     with pytest.raises(AnalysisError, match="must be a DataFrame with columns"):
         plot_calibration({"m": curve.drop(columns="ci_lower")})
+
+
+def _statsmodels_errors(y, p, frac):
+    from statsmodels.nonparametric.smoothers_lowess import lowess
+
+    d = np.abs(p - lowess(y.astype(float), p, frac=frac, it=0, delta=0.01 * np.ptp(p), return_sorted=False))
+    return np.array([d.mean(), np.median(d), np.quantile(d, 0.9)])
+
+
+@pytest.fixture(scope="module")
+def wiggly():
+    """Small data with a wavy true calibration curve: the lowess span matters."""
+    rng = np.random.default_rng(4)
+    p = np.sort(rng.uniform(0.05, 0.95, 120))
+    y = rng.binomial(1, np.clip(p + 0.25 * np.sin(4 * np.pi * p), 0.01, 0.99))
+    return y, p
+
+
+def test_calibration_errors_use_span_075_and_no_robustness_iterations(wiggly):
+    y, p = wiggly
+    e = calibration_errors(y, p)
+    got = np.array([e.ici, e.e50, e.e90])
+    tol = 1e-12
+    np.testing.assert_allclose(got, _statsmodels_errors(y, p, 0.75), rtol=tol)
+    # a neighbouring span would be caught: on these data each of ICI/E50/E90 moves by
+    # far more than 10x the tolerance (this guards the test against data that could not tell)
+    for frac in (2 / 3, 0.3):
+        assert np.all(np.abs(_statsmodels_errors(y, p, frac) - got) > 10 * tol * got + 1e-4), frac
+    # and so would robustness iterations (statsmodels' default it=3)
+    from statsmodels.nonparametric.smoothers_lowess import lowess
+
+    robust = np.abs(p - lowess(y.astype(float), p, frac=0.75, delta=0.01 * np.ptp(p), return_sorted=False))
+    assert abs(robust.mean() - e.ici) > 1e-4
+
+
+def test_loess_curve_and_band_equal_statsmodels_lowess_span_075(wiggly):
+    from statsmodels.nonparametric.smoothers_lowess import lowess
+
+    y, p = wiggly
+    grid = np.linspace(0.1, 0.9, 9)
+    curve = flexible_calibration_curve(y, p, grid=grid, n_boot=25, seed=3)
+
+    def smooth(yy, pp, frac=0.75):
+        return lowess(yy.astype(float), pp, frac=frac, it=0, delta=0.0, xvals=grid)
+
+    expected = np.clip(smooth(y, p), 0, 1)
+    np.testing.assert_allclose(curve["observed"], expected, rtol=1e-12, atol=1e-14)
+    for frac in (2 / 3, 0.3):
+        assert np.max(np.abs(np.clip(smooth(y, p, frac), 0, 1) - expected)) > 1e-3, frac
+    # the band: pairs bootstrap, default_rng(seed), one draw of n indices per resample
+    rng = np.random.default_rng(3)
+    boot = np.array([smooth(y[i], p[i]) for i in (rng.integers(0, y.size, y.size) for _ in range(25))])
+    lo, hi = np.nanquantile(boot, [0.025, 0.975], axis=0)
+    np.testing.assert_allclose(curve["ci_lower"], np.clip(lo, 0, 1), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(curve["ci_upper"], np.clip(hi, 0, 1), rtol=1e-12, atol=1e-14)

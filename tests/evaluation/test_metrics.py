@@ -18,10 +18,10 @@ from analysis.evaluation.metrics import (
     delong_auc,
     delong_test,
     log_loss,
-    performance_summary,
     proportion_ci,
     scaled_brier,
 )
+from analysis.evaluation.scores import performance_summary
 
 Z975 = stats.norm.ppf(0.975)
 
@@ -329,3 +329,62 @@ def test_performance_summary(sample):
     )
     other_seed = performance_summary(y, prob, threshold=0.4, n_boot=60, seed=3)
     assert not np.allclose(other_seed["ci_lower"], table["ci_lower"])
+
+
+def test_performance_summary_every_metric_equals_an_independent_value(sample):
+    from statsmodels.nonparametric.smoothers_lowess import lowess
+
+    y, prob, _ = sample
+    n_boot, seed, threshold = 40, 5, 0.4
+    t = performance_summary(y, prob, threshold=threshold, n_boot=n_boot, seed=seed).set_index("metric")
+
+    def errors(yy, pp):
+        d = np.abs(pp - lowess(yy.astype(float), pp, frac=0.75, it=0, delta=0.01 * np.ptp(pp),
+                               return_sorted=False))
+        return d.mean(), np.median(d), np.quantile(d, 0.9)
+
+    def scores(yy, pp):
+        brier = skm.brier_score_loss(yy, pp)
+        prev = yy.mean()
+        return {"brier": brier, "scaled_brier": 1 - brier / (prev * (1 - prev)),
+                "log_loss": skm.log_loss(yy, pp), **dict(zip(("ici", "e50", "e90"), errors(yy, pp), strict=True))}
+
+    # the documented resampling: default_rng(seed); non-events' draws, then events'
+    rng = np.random.default_rng(seed)
+    groups = [np.flatnonzero(y == k) for k in (0, 1)]
+    idx = np.concatenate([g[rng.integers(0, g.size, size=(n_boot, g.size))] for g in groups], axis=1)
+    point, boot = scores(y, prob), pd.DataFrame([scores(y[i], prob[i]) for i in idx])
+    for name in ("brier", "scaled_brier", "log_loss", "ici", "e50", "e90"):
+        lo, hi = np.quantile(boot[name], [0.025, 0.975])
+        assert t.loc[name, "estimate"] == pytest.approx(point[name], rel=1e-12), name
+        assert t.loc[name, "ci_lower"] == pytest.approx(lo, rel=1e-12), name
+        assert t.loc[name, "ci_upper"] == pytest.approx(hi, rel=1e-12), name
+
+    # AUC: DeLong variance from the structural components written over all pairs
+    x, z = prob[y == 1], prob[y == 0]
+    psi = (x[:, None] > z[None, :]) + 0.5 * (x[:, None] == z[None, :])
+    se = np.sqrt(psi.mean(axis=1).var(ddof=1) / x.size + psi.mean(axis=0).var(ddof=1) / z.size)
+    auc = skm.roc_auc_score(y, prob)
+    np.testing.assert_allclose(t.loc["auc", ["estimate", "ci_lower", "ci_upper"]].to_numpy(float),
+                               [auc, auc - Z975 * se, auc + Z975 * se], rtol=1e-12)
+
+    # calibration: statsmodels GLM fits, Wald intervals (two solvers: 1e-7)
+    import statsmodels.api as sm
+
+    lp = np.log(prob / (1 - prob))
+    slope = sm.GLM(y, sm.add_constant(lp), family=sm.families.Binomial()).fit(tol=1e-12)
+    citl = sm.GLM(y, np.ones((y.size, 1)), family=sm.families.Binomial(), offset=lp).fit(tol=1e-12)
+    for name, fit, k in (("calibration_intercept", citl, 0), ("calibration_slope", slope, 1)):
+        expected = [fit.params[k], *fit.conf_int()[k]]
+        np.testing.assert_allclose(t.loc[name, ["estimate", "ci_lower", "ci_upper"]].to_numpy(float),
+                                   expected, rtol=1e-7, atol=1e-9, err_msg=name)
+
+    # classification at prob >= 0.4: counts and Wilson intervals (statsmodels)
+    pos = prob >= threshold
+    counts = {"sensitivity": (pos & (y == 1), y == 1), "specificity": (~pos & (y == 0), y == 0),
+              "ppv": (pos & (y == 1), pos), "npv": (~pos & (y == 0), ~pos)}
+    for name, (hits, among) in counts.items():
+        k, n = int(hits.sum()), int(among.sum())
+        expected = [k / n, *proportion_confint(k, n, alpha=0.05, method="wilson")]
+        np.testing.assert_allclose(t.loc[name, ["estimate", "ci_lower", "ci_upper"]].to_numpy(float),
+                                   expected, rtol=1e-12, err_msg=name)

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 import analysis.indices as indices
@@ -139,16 +139,25 @@ def test_more_tender_joints_never_lower_das28(tjc, more, sjc, esr, crp, gh):
 
 
 def _never_lost(respond, baseline, followup, larger_drop_followup):
-    """A larger drop (lower follow-up) keeps a response a response."""
+    """A larger drop (lower follow-up) keeps a response a response.
+
+    Only responders can lose a response: ``assume`` discards the other examples, so the
+    property is checked on responders only, and Hypothesis fails the test (health check)
+    instead of passing it vacuously if the strategy rarely produces one; the strategies
+    below draw the follow-up as a drop from baseline so that most examples respond, and
+    each test pins one responder with ``@example``.
+    """
     first = respond(baseline, followup)
-    second = respond(baseline, larger_drop_followup)
-    if first is True:
-        assert second is True
+    assert first is pd.NA or first in (True, False), first
+    assume(first is True)
+    assert respond(baseline, larger_drop_followup) is True
 
 
 @SETTINGS
-@given(st.floats(-50, 600), st.floats(-50, 600), st.floats(0, 300), st.sampled_from([70, 100]))
-def test_larger_drop_keeps_cdai_response(baseline, followup, extra, threshold):
+@given(st.floats(150, 600), st.floats(0, 400), st.floats(0, 300), st.sampled_from([70, 100]))
+@example(300.0, 120.0, 10.0, 100)
+def test_larger_drop_keeps_cdai_response(baseline, drop, extra, threshold):
+    followup = baseline - drop
     _never_lost(
         lambda b, f: crohns.cdai_response(b, f, threshold=threshold),
         baseline,
@@ -164,7 +173,9 @@ def test_larger_drop_keeps_cdai_response(baseline, followup, extra, threshold):
     st.integers(0, 56),
     st.sampled_from(["50pct", "u_excel"]),
 )
-def test_larger_drop_keeps_ses_cd_response(baseline, followup, extra, rule):
+@example(20, 18, 4, "50pct")
+def test_larger_drop_keeps_ses_cd_response(baseline, drop, extra, rule):
+    followup = max(baseline - drop, 0)
     response = crohns.ses_cd_response(baseline, followup, rule=rule)
     if baseline == 0:
         assert response is pd.NA
@@ -179,13 +190,15 @@ def test_larger_drop_keeps_ses_cd_response(baseline, followup, extra, rule):
 @SETTINGS
 @given(
     st.floats(0.5, 15),
-    st.floats(0.5, 15),
+    st.floats(0, 1),
     st.floats(0, 10),
     st.sampled_from(["25pct", "1mm", "25pct_or_cds"]),
     subscore,
     subscore,
 )
-def test_larger_drop_keeps_ius_response(baseline, followup, extra, rule, cds_b, cds_f):
+@example(8.0, 0.5, 1.0, "25pct", 0, 0)
+def test_larger_drop_keeps_ius_response(baseline, share, extra, rule, cds_b, cds_f):
+    followup = baseline * (1 - share) + 0.01
     smaller = followup - extra
     assume(smaller > 0)
     kw = dict(cds_baseline=cds_b, cds_followup=cds_f) if rule == "25pct_or_cds" else {}
@@ -200,11 +213,14 @@ def test_larger_drop_keeps_ius_response(baseline, followup, extra, rule, cds_b, 
     st.integers(0, 105),
     st.integers(0, 105),
     st.floats(0, 3),
-    st.floats(0, 3),
-    st.integers(0, 1),
-    st.integers(0, 3),
+    st.floats(-1, 0.5),
+    st.sampled_from([0, 0, 0, 1]),
+    st.sampled_from([0, 0, 1, 2]),
 )
-def test_larger_drop_keeps_sri4(baseline, followup, extra, pga_b, pga_f, bilag_a, bilag_b):
+@example(12, 6, 2, 1.0, 0.0, 0, 0)
+def test_larger_drop_keeps_sri4(baseline, drop, extra, pga_b, pga_change, bilag_a, bilag_b):
+    followup = max(baseline - drop, 0)
+    pga_f = min(max(pga_b + pga_change, 0.0), 3.0)
     _never_lost(
         lambda b, f: lupus.sri4(b, f, pga_b, pga_f, bilag_a, bilag_b),
         baseline,

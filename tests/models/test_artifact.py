@@ -18,14 +18,18 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 import analysis
+from analysis.errors import AnalysisError
 from analysis.models.artifact import (
+    ALLOWED_TYPES,
     ModelArtifactError,
     ModelVersionWarning,
     check_types,
     load_model,
     markdown_table,
+    model_types,
     save_model,
 )
+from analysis.models.estimators import ClippedLog
 from analysis.regression.splines import RestrictedCubicSpline
 from analysis.study.config import load_study
 
@@ -70,10 +74,10 @@ def training_frame(n: int = 240, seed: int = 1) -> pd.DataFrame:
 
 
 def fit_pipeline(frame: pd.DataFrame) -> Pipeline:
-    """Spline of age, log CRP (FunctionTransformer(np.log)), one-hot categories, logistic."""
+    """Spline of age, log CRP (ClippedLog), one-hot categories, logistic."""
     prep = ColumnTransformer([
         ("age", make_pipeline(SimpleImputer(strategy="median"), RestrictedCubicSpline(3)), ["age"]),
-        ("crp", make_pipeline(SimpleImputer(strategy="median"), FunctionTransformer(np.log),
+        ("crp", make_pipeline(SimpleImputer(strategy="median"), ClippedLog(),
                               StandardScaler()), ["crp_mg_l"]),
         ("cat", make_pipeline(SimpleImputer(strategy="most_frequent"),
                               OneHotEncoder(handle_unknown="ignore")), ["smoking", "treatment"]),
@@ -107,7 +111,8 @@ def test_files_are_written_to_the_study_model_folder(project):
     root, study, _, _ = project
     folder = root / "reports" / "tiny" / "model"
     assert study.paths.model == folder
-    assert sorted(p.name for p in folder.iterdir()) == ["MODEL_CARD.md", "model.json", "model.skops"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "MODEL_CARD.md", "manifest.json", "model.json", "model.skops"]
 
 
 def test_round_trip_predictions_are_identical(project):
@@ -117,7 +122,7 @@ def test_round_trip_predictions_are_identical(project):
     np.testing.assert_array_equal(loaded.predict_proba(X), pipeline.predict_proba(X))
     steps = loaded.named_steps["prep"].named_transformers_
     assert isinstance(steps["age"][-1], RestrictedCubicSpline)
-    assert steps["crp"][1].func is np.log
+    assert isinstance(steps["crp"][1], ClippedLog)
     assert meta["model_name"] == "logistic, rcs(age)"
 
 
@@ -134,13 +139,16 @@ def test_metadata_matches_independent_summaries(project):
     for col in ["age", "crp_mg_l", "prior_biologic"]:
         x = frame[col].dropna().to_numpy()
         rng = meta["training"]["ranges"][col]
-        assert rng["min"] == x.min() and rng["max"] == x.max()
-        assert rng["p01"] == pytest.approx(np.quantile(x, 0.01), abs=1e-12)
-        assert rng["p99"] == pytest.approx(np.quantile(x, 0.99), abs=1e-12)
+        # the 1st/99th percentiles to 3 significant digits, never the exact min/max
+        assert set(rng) == {"kind", "p01", "p99", "mean", "n_missing"}
+        assert rng["p01"] == float(f"{np.quantile(x, 0.01):.3g}")
+        assert rng["p99"] == float(f"{np.quantile(x, 0.99):.3g}")
         assert rng["mean"] == pytest.approx(x.mean(), abs=1e-12)
         assert rng["n_missing"] == int(frame[col].isna().sum())
-    assert meta["training"]["ranges"]["crp_mg_l"]["min"] == 0.3
-    assert meta["training"]["ranges"]["crp_mg_l"]["max"] == 250.0
+    crp = frame["crp_mg_l"].dropna()
+    assert meta["training"]["ranges"]["crp_mg_l"]["p01"] > crp.min() == 0.3
+    assert meta["training"]["ranges"]["crp_mg_l"]["p99"] < crp.max() == 250.0
+    assert "250.0" not in json.dumps(meta["training"]) and "0.3," not in json.dumps(meta["training"])
     # observed levels only, in codebook order
     assert meta["training"]["ranges"]["smoking"]["levels"] == ["never", "former"]
     assert meta["training"]["ranges"]["treatment"]["levels"] == ["anti-TNF", "anti-IL-17"]
@@ -149,8 +157,12 @@ def test_metadata_matches_independent_summaries(project):
     assert meta["versions"]["analysis"] == analysis.__version__
     for dist in ("scikit-learn", "skops", "numpy", "pandas"):
         assert meta["versions"][dist] == importlib_metadata.version(dist)
-    digest = hashlib.sha256((study.paths.model / "model.skops").read_bytes()).hexdigest()
-    assert meta["files"]["model.skops"]["sha256"] == digest
+    manifest = json.loads((study.paths.model / "manifest.json").read_text())
+    assert manifest["format_version"] == 2
+    for name in ("model.skops", "model.json", "MODEL_CARD.md"):
+        digest = hashlib.sha256((study.paths.model / name).read_bytes()).hexdigest()
+        assert manifest["files"][name]["sha256"] == digest
+    assert "files" not in meta
     assert meta["metrics"][0] == {"metric": "auc", "estimate": 0.7312, "ci_lower": 0.66,
                                   "ci_upper": 0.8}
 
@@ -176,8 +188,24 @@ def test_tampered_model_file_is_refused(tmp_path):
     study, _, _ = make_project(tmp_path)
     path = study.paths.model / "model.skops"
     path.write_bytes(path.read_bytes() + b"\0")
-    with pytest.raises(ModelArtifactError, match="sha256 .* does not match model.json"):
+    with pytest.raises(ModelArtifactError, match="sha256 .* does not match manifest.json"):
         load_model(study.paths.model)
+
+
+def forge_bundle(source, folder, *, model: bytes | None = None, meta: dict | None = None,
+                 card: bytes | None = None):
+    """Copy the bundle in ``source`` to ``folder``, replacing parts, with a matching manifest."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {"model.skops": model if model is not None else (source / "model.skops").read_bytes(),
+             "model.json": (json.dumps(meta).encode() if meta is not None
+                            else (source / "model.json").read_bytes()),
+             "MODEL_CARD.md": card if card is not None else (source / "MODEL_CARD.md").read_bytes()}
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    manifest = {"format_version": 2, "files": {
+        n: {"sha256": hashlib.sha256(d).hexdigest()} for n, d in files.items()}}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    return folder
 
 
 def _reverse(x):
@@ -193,28 +221,35 @@ def test_untrusted_types_are_refused_on_save_and_on_load(tmp_path, project):
                    folder=tmp_path / "m")
     # a file written by someone else: the hash matches but the type is not on the allow-list
     folder = tmp_path / "forged"
-    folder.mkdir()
-    blob = sio.dumps(evil)
-    (folder / "model.skops").write_bytes(blob)
-    meta = json.loads((study.paths.model / "model.json").read_text())
-    meta["files"]["model.skops"]["sha256"] = hashlib.sha256(blob).hexdigest()
-    (folder / "model.json").write_text(json.dumps(meta))
-    with pytest.raises(ModelArtifactError, match=r"refusing to load 1 untrusted type\(s\): .*_reverse"):
+    forge_bundle(study.paths.model, folder, model=sio.dumps(evil))
+    with pytest.raises(ModelArtifactError, match=r"refusing to load 2 untrusted type\(s\): "
+                       r"sklearn\..*FunctionTransformer, test_artifact\._reverse"):
         load_model(folder)
 
 
 @pytest.mark.parametrize("name", ["numpy.load", "builtins.eval", "os.system", "posix.system",
                                   "analysis.study.io.write_text", "numpy.lib.npyio.NpzFile",
-                                  "sklearn.utils.fixes.something.savez"])
+                                  "sklearn.utils.fixes.something.savez", "numpy.log",
+                                  "numpy.full_like", "numpy.append",
+                                  "sklearn.utils._testing.check_output",
+                                  "sklearn.preprocessing._function_transformer.FunctionTransformer",
+                                  "analysis.study.io.read_table", "analysis.checks.read_table",
+                                  "sklearn.datasets.dump_svmlight_file",
+                                  "numpy.lib._format_impl.open_memmap",
+                                  "analysis.models.preprocessing.as_string",
+                                  "analysis.indices.scores.vedolizumab_cdst"])
 def test_allow_list_refuses(name):
     with pytest.raises(ModelArtifactError, match=name.replace(".", r"\.")):
         check_types([name])
 
 
 def test_allow_list_accepts_estimators():
-    names = ["numpy.dtype", "numpy.log", "sklearn.linear_model._logistic.LogisticRegression",
-             "analysis.regression.splines.RestrictedCubicSpline", "scipy.sparse._csr.csr_matrix"]
+    names = ["numpy.dtype", "sklearn.linear_model._logistic.LogisticRegression",
+             "analysis.regression.splines.RestrictedCubicSpline",
+             "analysis.models.estimators.PublishedScore"]
     assert check_types(names) == names
+    assert not any(t.endswith(("Transformer", "_like")) and "Column" not in t
+                   for t in ALLOWED_TYPES)
 
 
 def test_bad_arguments_name_the_problem(project, tmp_path):
@@ -231,15 +266,105 @@ def test_bad_arguments_name_the_problem(project, tmp_path):
 
 def test_version_mismatch_warns(tmp_path):
     study, _, _ = make_project(tmp_path)
-    path = study.paths.model / "model.json"
-    meta = json.loads(path.read_text())
+    meta = json.loads((study.paths.model / "model.json").read_text())
     meta["versions"]["scikit-learn"] = "0.0.1"
-    path.write_text(json.dumps(meta))
+    forge_bundle(study.paths.model, tmp_path / "old", meta=meta)
     with pytest.warns(ModelVersionWarning, match="scikit-learn 0.0.1"):
-        load_model(study.paths.model)
+        load_model(tmp_path / "old")
 
 
 def test_markdown_table_escapes_and_blanks():
     df = pd.DataFrame({"a": ["x|y", None], "b": [np.nan, 1.23456]})
     assert markdown_table(df).splitlines() == ["| a | b |", "| --- | --- |",
                                                 "| x\\|y |  |", "|  | 1.2346 |"]
+
+
+# --------------------------------------------------------------------------- the allow-list
+
+
+def _zoo_data(n: int = 160, seed: int = 3):
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame({
+        "age": rng.normal(50, 10, n), "crp_mg_l": rng.lognormal(1, 1, n),
+        "flares": rng.poisson(2, n).astype(float), "ses": rng.normal(4, 3, n),
+        "smoking": rng.choice(["never", "former", "current"], n).astype(object),
+        "prior_bowel_surgery": rng.integers(0, 2, n).astype(float),
+        "prior_anti_tnf": rng.integers(0, 2, n).astype(float),
+        "fistulising": rng.integers(0, 2, n).astype(float),
+        "albumin_g_l": rng.normal(38, 4, n)})
+    X.loc[3, "age"], X.loc[4, "smoking"] = np.nan, np.nan
+    codebook = {"age": {"type": "numeric"}, "crp_mg_l": {"type": "numeric", "transform": "log"},
+                "flares": {"type": "integer", "transform": "log1p"},
+                "ses": {"type": "numeric", "transform": "sqrt"},
+                "smoking": {"type": "categorical", "levels": ["never", "former", "current"]},
+                "prior_bowel_surgery": {"type": "binary"}, "prior_anti_tnf": {"type": "binary"},
+                "fistulising": {"type": "binary"}, "albumin_g_l": {"type": "numeric"}}
+    return X, rng.integers(0, 2, n), codebook
+
+
+def test_every_zoo_model_and_clinical_score_needs_only_allowed_types():
+    from analysis.models.recalibration import RecalibratedClassifier
+    from analysis.models.zoo import model_zoo
+
+    X, y, codebook = _zoo_data()
+    zoo = model_zoo(codebook, list(X), smoke=True, extra=["vedolizumab_cdst"], splines={"age": 4})
+    seen = set()
+    for name, spec in zoo.items():
+        fitted = spec.pipeline.fit(X, y)
+        for model in (fitted, RecalibratedClassifier(fitted, 0.2, 0.9).fit()):
+            blob = sio.dumps(model)
+            types = set(check_types(model_types(blob)))  # raises naming any refused type
+            assert not any("FunctionTransformer" in t for t in types), name
+            assert set(sio.get_untrusted_types(data=blob)) <= ALLOWED_TYPES, name
+            seen |= types
+    assert "analysis.models.estimators.PublishedScore" in seen
+    assert "analysis.models.estimators.Log1pTransform" in seen
+    assert "analysis.indices.scores.vedolizumab_cdst" not in seen
+
+
+def test_clinical_score_model_round_trips_without_storing_a_function(project, tmp_path):
+    from analysis.indices.scores import vedolizumab_cdst
+    from analysis.models.estimators import PublishedScore
+    from analysis.models.recalibration import RecalibratedClassifier
+    from analysis.models.zoo import clinical_score_spec
+
+    X, y, _ = _zoo_data()
+    model = clinical_score_spec("vedolizumab_cdst").pipeline.fit(X, y)
+    blob = sio.dumps(RecalibratedClassifier(model, 0.1, 1.1).fit())
+    assert b"vedolizumab_cdst" in blob  # by name, inside a PublishedScore
+    assert "analysis.indices.scores.vedolizumab_cdst" not in model_types(blob)
+    loaded = sio.loads(blob, trusted=sio.get_untrusted_types(data=blob))
+    assert loaded.estimator.steps[-1][1].score_fn is vedolizumab_cdst
+    np.testing.assert_array_equal(loaded.estimator.predict_proba(X), model.predict_proba(X))
+    # a forged name is refused when the model is loaded, not run
+    with pytest.raises(AnalysisError, match="published score 'os.system' is unknown"):
+        PublishedScore("os.system")(X)
+
+
+def test_function_transformers_were_replaced_by_equal_classes():
+    from analysis.models.preprocessing import (
+        as_string,
+        bracket_name,
+        build_preprocessor,
+        log1p_nonneg,
+        sqrt_nonneg,
+    )
+
+    X, y, codebook = _zoo_data()
+    pre = build_preprocessor(codebook, list(codebook)).fit(X, y)
+    assert pre.get_feature_names_out().tolist() == [
+        "age", "albumin_g_l", "crp_mg_l", "flares", "ses", "smoking[former]", "smoking[current]",
+        "prior_bowel_surgery", "prior_anti_tnf", "fistulising"]
+    assert not any(isinstance(step, FunctionTransformer)
+                   for _, pipe, _ in pre.transformers_ if hasattr(pipe, "steps")
+                   for _, step in pipe.steps)
+    log1p = pre.named_transformers_["numeric:log1p"].steps[0][1]
+    sqrt = pre.named_transformers_["numeric:sqrt"].steps[0][1]
+    text = pre.named_transformers_["categorical"].steps[0][1]
+    x = X[["flares"]].to_numpy()
+    np.testing.assert_array_equal(log1p.transform(x), log1p_nonneg(x))
+    np.testing.assert_array_equal(sqrt.transform(X[["ses"]]), sqrt_nonneg(X[["ses"]]))
+    cells = pd.DataFrame({"s": [1, None, "b", pd.NA]}, dtype=object)
+    assert text.transform(cells).tolist() == as_string(cells).tolist() == [
+        ["1"], [np.nan], ["b"], [np.nan]]
+    assert bracket_name("sex", "male") == "sex[male]"

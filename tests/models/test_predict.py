@@ -85,13 +85,19 @@ def test_treatment_options_equal_manual_toggling(project):
 def test_warnings_name_out_of_range_values_unseen_levels_and_gaps(project):
     _, study, _, frame = project
     got = predict_patients(study, NEW)["warnings"].tolist()
-    age_lo, age_hi = frame["age"].min(), frame["age"].max()
+
+    def pct(col, q):  # the stored range: 1st/99th percentile to 3 significant digits
+        return float(f"{np.quantile(frame[col].dropna(), q):.3g}")
+
+    age_lo, age_hi = pct("age", 0.01), pct("age", 0.99)
+    crp = f"[{pct('crp_mg_l', 0.01):g}, {pct('crp_mg_l', 0.99):g}]"
+    assert 20 < age_lo <= 21 and 79 < age_hi < 80
     assert got[0] == ""
     assert got[1] == f"age=19 below the training range [{age_lo:g}, {age_hi:g}]"
-    assert got[2] == ("crp_mg_l=900 above the training range [0.3, 250]; "
+    assert got[2] == (f"crp_mg_l=900 above the training range {crp}; "
                       "smoking=current not seen in training (levels: never, former)")
     assert got[3] == ("age missing (imputed by the model); "
-                      "crp_mg_l=0.1 below the training range [0.3, 250]; "
+                      f"crp_mg_l=0.1 below the training range {crp}; "
                       "prior_biologic missing (imputed by the model)")
     assert got[4] == "smoking missing (imputed by the model); treatment missing (imputed by the model)"
 
@@ -201,7 +207,7 @@ def test_parser_registers_exactly_the_documented_flags():
     sub = parser.add_subparsers(dest="command")
     p = add_predict_parser(sub)
     flags = {o for a in p._actions for o in a.option_strings} - {"-h", "--help"}
-    assert flags == {"--study", "--input", "--output", "--root"}
+    assert flags == {"--study", "--input", "--output", "--root", "--skip-invalid"}
     with pytest.raises(SystemExit):
         parser.parse_args(["predict", "--study", "s", "--input", "a.csv"])  # --output required
 
@@ -210,3 +216,27 @@ def test_training_frame_helper_is_deterministic():
     pd.testing.assert_frame_equal(training_frame(), training_frame())
     a, b = fit_pipeline(training_frame()), fit_pipeline(training_frame())
     np.testing.assert_array_equal(reference(a, NEW), reference(b, NEW))
+
+
+def test_skip_invalid_keeps_input_row_numbers_without_an_id(project, tmp_path):
+    _, _, pipeline, frame = project
+    from conftest import make_study
+
+    from analysis.models.predict import score_valid_rows
+    from analysis.study.config import load_study
+
+    spec = copy.deepcopy(TINY)
+    del spec["id"], spec["treatment"], spec["variables"]["pid"]
+    make_study(tmp_path, "plain", spec)
+    folder = save_model(pipeline, load_study("plain", root=tmp_path), model_name="m",
+                        metrics=None, training_frame=frame, folder=tmp_path / "m")
+    rows = NEW.drop(columns="pid").astype(object)
+    rows.loc[1, "age"] = "old"
+    rows.loc[3, "crp_mg_l"] = 5000
+    scores, rejected = score_valid_rows(folder, rows)
+    assert scores["row"].tolist() == [1, 3, 5]
+    np.testing.assert_array_equal(scores["probability"], reference(pipeline, NEW.iloc[[0, 2, 4]]))
+    assert rejected.values.tolist() == [[2, "age", "not a number", "old"],
+                                        [4, "crp_mg_l", "value above max 1000", "5000"]]
+    with pytest.raises(DataValidationError, match="column 'age': not a number"):
+        predict_patients(folder, rows)

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 from scipy.special import expit
+from sklearn.exceptions import NotFittedError
 from sklearn.metrics import roc_auc_score
 
 from analysis.errors import AnalysisError
@@ -291,8 +292,15 @@ def test_fixed_score_classifier_recalibrates_without_reweighting():
 def test_fixed_score_classifier_generic_score():
     X = pd.DataFrame({"s": [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]})
     y = np.array([0, 0, 1, 0, 1, 0, 1, 1])
-    clf = FixedScoreClassifier(score_fn=lambda d: d["s"], name="s").fit(X, y)
-    assert clf.slope_ > 0
+    unfitted = FixedScoreClassifier(score_fn=lambda d: d["s"], name="s")
+    with pytest.raises(NotFittedError):
+        unfitted.predict_proba(X)
+    clf = unfitted.fit(X, y)
+    # unpenalised maximum likelihood of y on the score: statsmodels gives
+    # intercept -2.0792952607, slope 0.5940843602 (both solvers converge to ~1e-12)
+    ref = sm.Logit(y, sm.add_constant(X["s"].to_numpy())).fit(disp=0, tol=1e-12)
+    assert ref.params == pytest.approx([-2.0792952607, 0.5940843602], abs=1e-9)
+    assert [clf.intercept_, clf.slope_] == pytest.approx(ref.params, abs=1e-6)
     assert clf.predict(X).tolist() == (clf.predict_proba(X)[:, 1] >= 0.5).astype(int).tolist()
     with pytest.raises(AnalysisError, match="callable"):
         FixedScoreClassifier(score_fn=None).fit(X, y)

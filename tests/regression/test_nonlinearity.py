@@ -2,22 +2,66 @@
 
 import numpy as np
 import pandas as pd
+import pytest
+import statsmodels.api as sm
+from scipy import stats
 
 from analysis.regression.nonlinearity import nonlinearity_test, nonlinearity_tests
 
+CODEBOOK = {"x": {"type": "numeric"}, "dose": {"type": "numeric"}, "rare": {"type": "numeric"},
+            "sex": {"type": "categorical", "levels": ["f", "m"]}, "y": {"type": "binary"}}
 
-def test_screen_matches_single_test_and_falls_back_on_tied_knots():
+
+@pytest.fixture(scope="module")
+def df():
     rng = np.random.default_rng(0)
     n = 400
     x = rng.normal(size=n)
     dose = np.where(rng.random(n) < 0.5, 0.0, rng.choice([5.0, 10.0, 15.0, 20.0], n))
     y = (rng.random(n) < 1 / (1 + np.exp(-(x**2 - 1)))).astype(float)
-    df = pd.DataFrame({"x": x, "dose": dose, "sex": rng.choice(["f", "m"], n), "y": y})
-    codebook = {"x": {"type": "numeric"}, "dose": {"type": "numeric"},
-                "sex": {"type": "categorical", "levels": ["f", "m"]}, "y": {"type": "binary"}}
-    table = nonlinearity_tests(df, ["x", "dose", "sex"], "y", codebook, knots=4).set_index("variable")
-    assert list(table.index) == ["x", "dose"]  # categorical predictors are not screened
-    direct = nonlinearity_test(df, "x", "y", codebook, knots=4).iloc[0]
-    assert table.loc["x", "chi2"] == direct["chi2"] and table.loc["x", "p_value"] < 0.001
-    # half the doses are 0: the 5% and 35% quantiles coincide, so 4 knots cannot be placed
-    assert table.loc["dose", "note"] != ""
+    rare = np.where(np.arange(n) < 380, 0.0, rng.uniform(1, 5, n))  # 95% zeros
+    return pd.DataFrame({"x": x, "dose": dose, "rare": rare, "sex": rng.choice(["f", "m"], n), "y": y})
+
+
+def rcs_lr_test(x, y, knots):
+    """LR chi2 of Harrell's restricted cubic spline (written out) against the linear term."""
+    t = np.asarray(knots, dtype=float)
+    k = t.size
+    pos = lambda v: np.maximum(v, 0.0) ** 3  # noqa: E731
+    extra = [pos(x - t[j]) - pos(x - t[k - 2]) * (t[k - 1] - t[j]) / (t[k - 1] - t[k - 2])
+             + pos(x - t[k - 1]) * (t[k - 2] - t[j]) / (t[k - 1] - t[k - 2]) for j in range(k - 2)]
+    linear = sm.Logit(y, sm.add_constant(x)).fit(disp=0, tol=1e-12)
+    spline = sm.Logit(y, sm.add_constant(np.column_stack([x, *extra]))).fit(disp=0, tol=1e-12)
+    return 2 * (spline.llf - linear.llf), k - 2
+
+
+def test_screen_matches_single_test_and_an_independent_spline_fit(df):
+    table = nonlinearity_tests(df, ["x", "sex"], "y", CODEBOOK, knots=4).set_index("variable")
+    assert list(table.index) == ["x"]  # categorical predictors are not screened
+    direct = nonlinearity_test(df, "x", "y", CODEBOOK, knots=4).iloc[0]
+    assert table.loc["x", "chi2"] == direct["chi2"]
+    # Harrell's 4 default knots: the 5%, 35%, 65%, 95% quantiles
+    knots = np.quantile(df["x"], [0.05, 0.35, 0.65, 0.95])
+    np.testing.assert_allclose(table.loc["x", "knots"], knots, rtol=1e-12)
+    chi2, dof = rcs_lr_test(df["x"].to_numpy(), df["y"].to_numpy(), knots)
+    assert table.loc["x", "df"] == dof == 2
+    assert table.loc["x", "chi2"] == pytest.approx(chi2, rel=1e-6)
+    assert table.loc["x", "p_value"] == pytest.approx(stats.chi2.sf(chi2, 2), rel=1e-5)
+    assert table.loc["x", "note"] == ""
+
+
+def test_tied_knots_fall_back_to_three_then_report_why_not_tested(df):
+    table = nonlinearity_tests(df, ["dose", "rare"], "y", CODEBOOK, knots=4).set_index("variable")
+    # half the doses are 0: the 5% and 35% quantiles coincide, so 4 knots cannot be placed;
+    # 3 knots at the 10%, 50%, 90% quantiles (0, 5, 20) can
+    dose = table.loc["dose"]
+    assert dose["note"] == "4 knots not distinct: used 3"
+    assert list(dose["knots"]) == [0.0, 5.0, 20.0]
+    chi2, dof = rcs_lr_test(df["dose"].to_numpy(), df["y"].to_numpy(), [0.0, 5.0, 20.0])
+    assert dose["df"] == dof == 1
+    assert dose["chi2"] == pytest.approx(chi2, rel=1e-6)
+    # 95% zeros: not even 3 distinct knots; the row says so and holds no test
+    rare = table.loc["rare"]
+    assert rare["note"] == ("not tested: column 'rare': 3 spline knots at quantiles [0.1, 0.5, 0.9] are not "
+                            "distinct ([0.0, 0.0, 0.0]); use fewer knots or give them explicitly")
+    assert np.isnan(rare["chi2"]) and np.isnan(rare["p_value"])

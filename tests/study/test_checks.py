@@ -7,7 +7,7 @@ import pytest
 from conftest import make_study
 
 from analysis.errors import DataValidationError
-from analysis.pipeline.cli import main
+from analysis.pipeline.cli import EXIT_INPUT_ERROR, main
 from analysis.study.checks import UndeclaredColumnsWarning, check_study, validate_raw
 from analysis.study.config import load_study
 
@@ -157,7 +157,7 @@ def test_cli_check_exits_nonzero_and_writes_nothing(tmp_path, monkeypatch, capsy
     folder = make_study(tmp_path, "s", SPEC, frame)
     monkeypatch.setenv("ANALYSIS_PROJECT_ROOT", str(tmp_path))
     before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
-    assert main(["check", "--study", "s"]) == 1
+    assert main(["check", "--study", "s"]) == EXIT_INPUT_ERROR
     err = capsys.readouterr().err
     assert "column 'age': value above max 100 (1 row, e.g. row 1 (patient_id=P1))" in err
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before

@@ -8,8 +8,10 @@ import pytest
 import statsmodels.api as sm
 from conftest import CODEBOOK, make_data  # noqa: E402  (shared with tests/models/test_tuning.py)
 from pandas.testing import assert_frame_equal
+from scipy import stats
 from scipy.special import expit, logit
 from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss, roc_auc_score
 from sklearn.model_selection import GridSearchCV, RepeatedStratifiedKFold, StratifiedKFold
 from sklearn.neighbors import KNeighborsClassifier
@@ -218,6 +220,70 @@ def test_compare_models_metrics_match_independent_computations(table, result, da
         assert t.loc[model, "auc_cv_se"] == pytest.approx(np.std(fold_auc, ddof=1) / np.sqrt(3))
     assert np.isnan(t.loc["logistic", "delong_p_vs_reference"])
     assert 0 <= t.loc["lasso", "delong_p_vs_reference"] <= 1
+
+
+def delong_1988(y, scores):
+    """AUCs and their covariance matrix from the structural components of DeLong, DeLong &
+    Clarke-Pearson (1988, Biometrics 44:837), written out over all event/non-event pairs."""
+    y = np.asarray(y)
+    aucs, v10, v01 = [], [], []
+    for s in scores:
+        x, z = s[y == 1], s[y == 0]
+        psi = (x[:, None] > z[None, :]) + 0.5 * (x[:, None] == z[None, :])
+        aucs.append(psi.mean())
+        v10.append(psi.mean(axis=1))  # one per event
+        v01.append(psi.mean(axis=0))  # one per non-event
+    v10, v01 = np.array(v10), np.array(v01)
+    s10 = np.atleast_2d(np.cov(v10, ddof=1))
+    s01 = np.atleast_2d(np.cov(v01, ddof=1))
+    return np.array(aucs), s10 / v10.shape[1] + s01 / v01.shape[1]
+
+
+def stratified_resamples(y, n_boot, seed):
+    """The documented scheme of compare_models' bootstrap: default_rng(seed), non-events'
+    draws then events' draws, each with replacement within its class."""
+    rng = np.random.default_rng(seed)
+    groups = [np.flatnonzero(y == k) for k in (0, 1)]
+    return np.concatenate([g[rng.integers(0, g.size, size=(n_boot, g.size))] for g in groups], axis=1)
+
+
+def lowess_errors(y, p):
+    from statsmodels.nonparametric.smoothers_lowess import lowess
+
+    d = np.abs(p - lowess(y.astype(float), p, frac=0.75, it=0, delta=0.01 * np.ptp(p), return_sorted=False))
+    return d.mean(), np.median(d), np.quantile(d, 0.9)
+
+
+def test_compare_models_uncertainty_matches_independent_computations(table, result, data):
+    _, y = data
+    oof = oof_probabilities(result)
+    t = table.set_index("model")
+    z = 1.959963984540054  # norm.ppf(0.975)
+    idx = stratified_resamples(y, 20, seed=0)
+    for model in ["logistic", "lasso", "random_forest"]:
+        p = oof[model].to_numpy()
+        aucs, cov = delong_1988(y, [p, oof["logistic"].to_numpy()])
+        se = np.sqrt(cov[0, 0])
+        assert t.loc[model, "auc_se"] == pytest.approx(se, rel=1e-10)
+        assert t.loc[model, "auc_ci_lower"] == pytest.approx(max(0.0, aucs[0] - z * se), rel=1e-10)
+        assert t.loc[model, "auc_ci_upper"] == pytest.approx(min(1.0, aucs[0] + z * se), rel=1e-10)
+        if model != "logistic":
+            diff_se = np.sqrt(cov[0, 0] + cov[1, 1] - 2 * cov[0, 1])
+            p_value = 2 * stats.norm.sf(abs(aucs[0] - aucs[1]) / diff_se)
+            assert t.loc[model, "delong_p_vs_reference"] == pytest.approx(p_value, rel=1e-9)
+        ici, e50, e90 = lowess_errors(y, p)
+        assert t.loc[model, "ici"] == pytest.approx(ici, rel=1e-12)
+        assert t.loc[model, "e50"] == pytest.approx(e50, rel=1e-12)
+        assert t.loc[model, "e90"] == pytest.approx(e90, rel=1e-12)
+        brier = [np.mean((p[i] - y[i]) ** 2) for i in idx]
+        np.testing.assert_allclose(t.loc[model, ["brier_ci_lower", "brier_ci_upper"]].to_numpy(float),
+                                   np.quantile(brier, [0.025, 0.975]), rtol=1e-12)
+        icis = [lowess_errors(y[i], p[i])[0] for i in idx]
+        np.testing.assert_allclose(t.loc[model, ["ici_ci_lower", "ici_ci_upper"]].to_numpy(float),
+                                   np.quantile(icis, [0.025, 0.975]), rtol=1e-10)
+    # the p-value is not a constant: the reference's own row has none, the others differ
+    assert np.isnan(t.loc["logistic", "delong_p_vs_reference"])
+    assert t.loc["lasso", "delong_p_vs_reference"] != t.loc["random_forest", "delong_p_vs_reference"]
 
 
 def test_intercept_only_row(table):
@@ -436,16 +502,83 @@ def test_optimism_is_small_on_a_strong_signal_and_deterministic():
     assert_frame_equal(t, bootstrap_optimism(spec, X, y, n_jobs=2, **kw))
 
 
-def test_bootstrap_reruns_tuning_and_counts_failures(data):
+class RecordingLogistic(LogisticRegression):
+    """A logistic regression that records (C, n_rows) of every fit (single process)."""
+
+    fits: list = []
+
+    def fit(self, X, y, sample_weight=None):
+        RecordingLogistic.fits.append((self.C, len(y)))
+        return super().fit(X, y, sample_weight=sample_weight)
+
+
+def test_bootstrap_reruns_tuning_in_every_replicate_and_counts_failures(data):
     X, y = data
-    spec = model_zoo(CODEBOOK, list(CODEBOOK), smoke=True, include=["lasso"])["lasso"]
-    t = bootstrap_optimism(
-        spec, X, y, n_boot=4, n_jobs=1, progress=False, metrics=("auc", "log_loss", "ici")
-    )
+    cb = {"x1": CODEBOOK["x1"], "x2": CODEBOOK["x2"]}
+    pipe = Pipeline([("preprocess", build_preprocessor(cb, ["x1", "x2"])),
+                     ("model", RecordingLogistic(max_iter=1000))])
+    spec = ModelSpec("rec", "recording", pipe, {"model__C": [0.01, 0.1, 1.0]}, 2)
+    RecordingLogistic.fits = []
+    n_boot, inner = 4, 3
+    t = bootstrap_optimism(spec, X, y, n_boot=n_boot, n_jobs=1, progress=False, inner_splits=inner,
+                           metrics=("auc", "log_loss", "ici"))
     assert t["metric"].tolist() == ["auc", "log_loss", "ici", "shrinkage"]
     assert (t["n_failed"] == 0).all()
+    n = len(y)
+    on_inner_folds = [f for f in RecordingLogistic.fits if f[1] < n]
+    refits = [f for f in RecordingLogistic.fits if f[1] == n]
+    # the whole grid on every inner fold, for the apparent fit and for each replicate,
+    # then one refit (at the chosen C) on each full (bootstrap) sample
+    assert len(on_inner_folds) == (1 + n_boot) * inner * 3
+    assert sorted({c for c, _ in on_inner_folds}) == [0.01, 0.1, 1.0]
+    assert len(refits) == 1 + n_boot
     with pytest.raises(AnalysisError, match="metrics"):
         bootstrap_optimism(spec, X, y, n_boot=2, metrics=("accuracy",), progress=False)
+
+
+def harrell_by_hand(pipeline, X, y, n_boot, seed):
+    """Harrell's optimism bootstrap written out: the same resamples (default_rng(seed),
+    n draws with replacement per replicate), scikit-learn and statsmodels metrics."""
+
+    def metrics(model, Xe, ye):
+        p = model.predict_proba(Xe)[:, 1]
+        lp = logit(np.clip(p, 1e-6, 1 - 1e-6))
+        glm = sm.families.Binomial()
+        slope = sm.GLM(ye, sm.add_constant(lp), family=glm).fit(tol=1e-14, maxiter=200).params[1]
+        citl = sm.GLM(ye, np.ones((len(ye), 1)), family=glm, offset=lp).fit(tol=1e-14, maxiter=200).params[0]
+        return np.array([roc_auc_score(ye, p), brier_score_loss(ye, p), citl, slope])
+
+    Xr, yr = X.reset_index(drop=True), np.asarray(y)
+    apparent = metrics(clone(pipeline).fit(Xr, yr), Xr, yr)
+    idx = np.random.default_rng(seed).integers(0, yr.size, size=(n_boot, yr.size))
+    boot, test = [], []
+    for i in idx:
+        model = clone(pipeline).fit(Xr.iloc[i], yr[i])
+        boot.append(metrics(model, Xr.iloc[i], yr[i]))
+        test.append(metrics(model, Xr, yr))
+    boot, test = np.array(boot), np.array(test)
+    return apparent, (boot - test).mean(axis=0), test[:, 3].mean()
+
+
+def test_optimism_equals_a_hand_written_harrell_bootstrap():
+    rng = np.random.default_rng(21)
+    n = 150
+    X = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n), "c": rng.normal(size=n)})
+    y = rng.binomial(1, expit(0.8 * X["a"] - 0.5 * X["b"])).astype(int)
+    cb = {c: {"type": "numeric"} for c in X.columns}
+    spec = model_zoo(cb, list(X.columns), include=["logistic"])["logistic"]
+    t = bootstrap_optimism(spec, X, y, n_boot=15, seed=3, n_jobs=1, progress=False).set_index("metric")
+    apparent, optimism, shrinkage = harrell_by_hand(spec.pipeline, X, y, 15, seed=3)
+    names = ["auc", "brier", "calibration_intercept", "calibration_slope"]
+    # AUC and Brier are the same arithmetic on the same fits: 1e-10; the calibration
+    # fits are two maximum-likelihood solvers run to convergence: 1e-8
+    for k, name in enumerate(names):
+        tol = 1e-10 if name in ("auc", "brier") else 1e-8
+        assert t.loc[name, "apparent"] == pytest.approx(apparent[k], abs=tol), name
+        assert t.loc[name, "optimism"] == pytest.approx(optimism[k], abs=tol), name
+    assert t.loc["shrinkage", "corrected"] == pytest.approx(shrinkage, abs=1e-8)
+    # the optimism is far from zero on these data, so the comparison has teeth
+    assert abs(t.loc["auc", "optimism"]) > 1e-3 and abs(t.loc["calibration_slope", "optimism"]) > 1e-2
 
 
 def test_fit_final_matches_a_manual_grid_search(data):

@@ -73,7 +73,12 @@ def test_riley_from_c_statistic_records_source():
     t = riley_binary(24, 0.174, c_statistic=0.89)
     assert t.attrs["r2_cs"] == pytest.approx(r2_cs_from_c_statistic(0.89, 0.174))
     assert "c_statistic" in t.attrs["r2_cs_source"]
-    assert abs(t["n_required"].iloc[-1] - 662) < 15
+    # pmsampsize's example with the C statistic (type "b", cstatistic 0.89, 24 parameters,
+    # prevalence 0.174) reports R2cs 0.2910 and 615 / 660 / 221 -> 660 with 115 events.
+    # (Recorded from the package's documented output; R is not installed here to re-run it.)
+    assert t.attrs["r2_cs"] == pytest.approx(0.2910, abs=5e-5)
+    assert t["n_required"].tolist() == [615, 660, 221, 660]
+    assert t["events_required"].tolist() == [108, 115, 39, 115]
 
 
 @pytest.mark.parametrize(

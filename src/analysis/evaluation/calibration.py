@@ -1,4 +1,4 @@
-"""Calibration of predicted risks: recalibration fits, flexible curves, errors and a plot.
+"""Calibration of predicted risks: recalibration fits, flexible curves and errors.
 
 * :func:`calibration_intercept_slope` - calibration-in-the-large and calibration
   slope from logistic recalibration models (Van Calster et al. 2016, 2019).
@@ -7,8 +7,8 @@
   ``logit(prob)``, with a confidence band.
 * :func:`calibration_errors` - ICI, E50, E90 and Emax (Austin & Steyerberg 2019,
   Stat Med 38:4051-65).
-* :func:`plot_calibration` - the curve(s) with band, ideal diagonal and a histogram
-  of predicted risks underneath (a :class:`matplotlib.figure.Figure`, not saved).
+
+The plot of these curves is :func:`analysis.plots.calibration.plot_calibration`.
 
 Smoother
 --------
@@ -42,7 +42,6 @@ __all__ = [
     "calibration_intercept_slope",
     "flexible_calibration_curve",
 ]
-
 
 
 # ---------------------------------------------------------------------------
@@ -151,15 +150,6 @@ def calibration_intercept_slope(y_true, prob, *, alpha: float = 0.05) -> pd.Data
             "method": [r[3] for r in rows],
         }
     )
-
-
-# ---------------------------------------------------------------------------
-# Restricted cubic splines
-# ---------------------------------------------------------------------------
-
-
-
-
 
 
 # ---------------------------------------------------------------------------
@@ -357,10 +347,3 @@ def calibration_errors(y_true, prob, *, frac: float = 0.75) -> CalibrationErrors
         e90=float(np.quantile(d, 0.9)),
         emax=float(np.max(d)),
     )
-
-
-# ---------------------------------------------------------------------------
-# Plot
-# ---------------------------------------------------------------------------
-
-

@@ -16,6 +16,11 @@ Conventions
 The AUC confidence interval follows pROC's ``ci.auc(method = "delong")``: a plain
 Wald interval ``AUC +/- z * SE`` clipped to ``[0, 1]``.  A logit-transformed interval
 is available with ``transform="logit"``.
+
+This is the one home of each of these calculations.  All scores of one set of
+predictions at once, NaN where undefined (:func:`analysis.evaluation.scores.score_binary`),
+and the model card table (:func:`analysis.evaluation.scores.performance_summary`) are
+built from them in :mod:`analysis.evaluation.scores`.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 from scipy import stats
+from scipy.special import expit, logit
 
 from analysis.errors import AnalysisError
 from analysis.validators import check_alpha, check_outcome, check_probabilities, check_scores
@@ -43,15 +49,10 @@ __all__ = [
     "delong_auc",
     "delong_test",
     "log_loss",
-    "performance_summary",
     "proportion_ci",
     "scaled_brier",
+    "stratified_bootstrap_indices",
 ]
-
-
-# ---------------------------------------------------------------------------
-# Input checks (shared by analysis.evaluation.calibration and analysis.evaluation.decision)
-# ---------------------------------------------------------------------------
 
 
 # ---------------------------------------------------------------------------
@@ -194,9 +195,8 @@ def delong_auc(y_true, y_score, *, alpha: float = 0.05, transform: str = "none")
         method = "DeLong (Wald, clipped to [0, 1])"
     else:
         if 0.0 < auc < 1.0:
-            lg = np.log(auc / (1 - auc))
             se_lg = se / (auc * (1 - auc))
-            lo, hi = (float(1 / (1 + np.exp(-(lg + k * zc * se_lg)))) for k in (-1, 1))
+            lo, hi = (float(expit(logit(auc) + k * zc * se_lg)) for k in (-1, 1))
         else:
             lo = hi = auc
         method = "DeLong (logit-transformed Wald)"
@@ -484,8 +484,36 @@ class BootstrapResult:
     n_valid: int
 
 
-def _stratified_indices(y: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
-    """``(n_boot, N)`` resampling indices drawing events and non-events separately."""
+def stratified_bootstrap_indices(
+    y: np.ndarray, n_boot: int, rng: np.random.Generator
+) -> np.ndarray:
+    """``(n_boot, N)`` bootstrap indices drawing events and non-events separately.
+
+    Row ``b`` holds the non-events' draws (with replacement, as many as there are
+    non-events) followed by the events' draws, so every resample keeps the observed
+    prevalence.  Used by :func:`bootstrap_ci` and
+    :func:`analysis.evaluation.scores.performance_summary`.
+
+    Parameters
+    ----------
+    y : numpy.ndarray
+        Binary outcomes 0/1.
+    n_boot : int
+        Number of resamples.
+    rng : numpy.random.Generator
+        Source of randomness (the draws depend only on its state).
+
+    Returns
+    -------
+    numpy.ndarray
+        Integer indices into ``y``, shape ``(n_boot, y.size)``.
+
+    Examples
+    --------
+    >>> idx = stratified_bootstrap_indices(np.array([0, 0, 0, 1]), 5, np.random.default_rng(0))
+    >>> idx.shape, bool((idx[:, -1] == 3).all())
+    ((5, 4), True)
+    """
     groups = [np.flatnonzero(y == k) for k in (0, 1)]
     parts = [g[rng.integers(0, g.size, size=(n_boot, g.size))] for g in groups if g.size]
     return np.concatenate(parts, axis=1)
@@ -548,7 +576,7 @@ def bootstrap_ci(
     p = check_scores(prob, y.size, name="prob")
     estimate = float(metric_fn(y, p))
     rng = np.random.default_rng(seed)
-    idx = _stratified_indices(y, int(n_boot), rng)
+    idx = stratified_bootstrap_indices(y, int(n_boot), rng)
     values = np.empty(int(n_boot))
     for b in range(int(n_boot)):
         try:
@@ -560,110 +588,3 @@ def bootstrap_ci(
         raise AnalysisError("metric_fn gave fewer than 2 finite values over the resamples")
     lo, hi = np.quantile(finite, [alpha / 2, 1 - alpha / 2])
     return BootstrapResult(estimate, float(lo), float(hi), int(n_boot), int(finite.size))
-
-
-# ---------------------------------------------------------------------------
-# Summary table
-# ---------------------------------------------------------------------------
-
-
-def performance_summary(
-    y_true, prob, threshold: float = 0.5, n_boot: int = 200, seed: int = 0
-) -> pd.DataFrame:
-    """Tidy table of a model's validation performance, one row per metric.
-
-    ========================  ===========================================================
-    metric                    estimate and 95% CI
-    ========================  ===========================================================
-    auc                       DeLong, Wald clipped to [0, 1] (:func:`delong_auc`)
-    brier, scaled_brier,      stratified percentile bootstrap (:func:`bootstrap_ci`)
-    log_loss
-    calibration_intercept,    Wald from the logistic recalibration fits
-    calibration_slope         (:func:`analysis.evaluation.calibration.calibration_intercept_slope`)
-    ici, e50, e90             lowess calibration errors
-                              (:func:`analysis.evaluation.calibration.calibration_errors`),
-                              stratified percentile bootstrap
-    sensitivity, specificity, at ``prob >= threshold``, Wilson score intervals
-    ppv, npv
-    ========================  ===========================================================
-
-    Parameters
-    ----------
-    y_true : array_like
-        Binary outcomes (0/1) with at least one of each.
-    prob : array_like
-        Predicted probabilities strictly between 0 and 1.
-    threshold : float, default 0.5
-        Classification threshold.
-    n_boot : int, default 200
-        Bootstrap resamples for the bootstrapped metrics (one shared set of
-        resamples; the same ``seed`` gives the same table).
-    seed : int, default 0
-        Seed of the bootstrap.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``metric, estimate, ci_lower, ci_upper, method``.
-
-    Examples
-    --------
-    >>> rng = np.random.default_rng(0)
-    >>> p = rng.uniform(0.05, 0.95, 200); y = rng.binomial(1, p)
-    >>> performance_summary(y, p, n_boot=20)["metric"].tolist()[:3]
-    ['auc', 'brier', 'scaled_brier']
-    """
-    # Imported here because analysis.evaluation.calibration imports this module's checks.
-    from analysis.evaluation.calibration import calibration_errors, calibration_intercept_slope
-
-    y = check_outcome(y_true)
-    p = check_probabilities(prob, y.size, open_interval=True)
-    auc = delong_auc(y, p)
-    rows = [("auc", auc.auc, auc.ci_lower, auc.ci_upper, auc.method)]
-
-    def _ce(yy, pp):
-        e = calibration_errors(yy, pp)
-        return np.array([e.ici, e.e50, e.e90])
-
-    def _acc(yy, pp):
-        prev = yy.mean()
-        b = np.mean((pp - yy) ** 2)
-        ll = -np.mean(yy * np.log(pp) + (1 - yy) * np.log1p(-pp))
-        return np.array([b, 1 - b / (prev * (1 - prev)), ll])
-
-    rng = np.random.default_rng(seed)
-    if not (isinstance(n_boot, int | np.integer) and n_boot >= 2):
-        raise AnalysisError(f"n_boot must be an integer >= 2, got {n_boot!r}")
-    idx = _stratified_indices(y, int(n_boot), rng)
-    acc_boot = np.array([_acc(y[i], p[i]) for i in idx])
-    ce_boot = np.array([_ce(y[i], p[i]) for i in idx])
-    boot_label = f"stratified percentile bootstrap ({int(n_boot)} resamples, seed {seed})"
-    for j, name in enumerate(["brier", "scaled_brier", "log_loss"]):
-        lo, hi = np.quantile(acc_boot[:, j], [0.025, 0.975])
-        rows.append((name, _acc(y, p)[j], lo, hi, boot_label))
-
-    cal = calibration_intercept_slope(y, p)
-    for _, r in cal.iterrows():
-        rows.append((r["metric"], r["estimate"], r["ci_lower"], r["ci_upper"], r["method"]))
-
-    ce = _ce(y, p)
-    for j, name in enumerate(["ici", "e50", "e90"]):
-        lo, hi = np.quantile(ce_boot[:, j], [0.025, 0.975])
-        rows.append((name, ce[j], lo, hi, "lowess calibration curve; " + boot_label))
-
-    cls = classification_at_threshold(y, p, threshold)
-    for _, r in cls.iterrows():
-        rows.append(
-            (
-                r["metric"],
-                r["estimate"],
-                r["ci_lower"],
-                r["ci_upper"],
-                f"prob >= {threshold:g}; {r['method']} interval",
-            )
-        )
-    out = pd.DataFrame(rows, columns=["metric", "estimate", "ci_lower", "ci_upper", "method"])
-    out[["estimate", "ci_lower", "ci_upper"]] = out[["estimate", "ci_lower", "ci_upper"]].astype(
-        float
-    )
-    return out

@@ -4,7 +4,9 @@ A pure table builder: given outcomes, predicted probabilities (ideally out-of-fo
 :func:`analysis.validation.oof_probabilities`) and the cohort, it reports, per level of
 each subgrouping variable, the number of patients and events, the AUC with its DeLong 95%
 confidence interval, and calibration-in-the-large (observed minus expected risk), as
-TRIPOD+AI asks for performance across relevant subgroups.
+TRIPOD+AI asks for performance across relevant subgroups.  Any further score of
+:func:`analysis.evaluation.scores.score_binary` (Brier, calibration slope, ICI, ...) can be
+added per level with ``metrics``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import pandas as pd
 
 from analysis.errors import AnalysisError
 from analysis.evaluation.metrics import delong_auc
+from analysis.evaluation.scores import SCORES, score_binary
 from analysis.validators import check_outcome, check_probabilities
 
 __all__ = ["SUBGROUP_COLUMNS", "age_band_labels", "subgroup_performance"]
@@ -96,7 +99,7 @@ def _levels(col: pd.Series) -> list:
         return sorted(values, key=str)
 
 
-def _row(name: str, level: str, y: np.ndarray, p: np.ndarray) -> dict:
+def _row(name: str, level: str, y: np.ndarray, p: np.ndarray, metrics: list[str]) -> dict:
     n = int(y.size)
     events = int(y.sum())
     if 0 < events < n:
@@ -118,7 +121,17 @@ def _row(name: str, level: str, y: np.ndarray, p: np.ndarray) -> dict:
         "expected": expected,
         "calibration_in_the_large": observed - expected,
         "oe_ratio": observed / expected if expected > 0 else np.nan,
+        **(score_binary(y, p, metrics=metrics) if metrics else {}),
     }
+
+
+def _check_metrics(metrics: Sequence[str]) -> list[str]:
+    names = [metrics] if isinstance(metrics, str) else list(metrics)
+    allowed = [m for m in SCORES if m != "auc"]  # the AUC is always a column
+    bad = [m for m in names if m not in allowed]
+    if bad or len(set(names)) != len(names):
+        raise AnalysisError(f"metrics must be distinct names from {allowed}, got {names}")
+    return names
 
 
 def subgroup_performance(
@@ -130,6 +143,7 @@ def subgroup_performance(
     age_column: str | None = None,
     age_bands: Sequence[float] = (40, 60),
     overall: bool = True,
+    metrics: Sequence[str] = (),
 ) -> pd.DataFrame:
     """AUC and calibration-in-the-large of predicted risks per subgroup level.
 
@@ -161,11 +175,16 @@ def subgroup_performance(
         Increasing cut points.
     overall : bool, default True
         Start with an ``overall`` / ``all`` row.
+    metrics : sequence of str, default ()
+        Further scores per level, appended as columns in this order: any names of
+        :data:`analysis.evaluation.scores.SCORES` but ``auc``, computed by
+        :func:`analysis.evaluation.scores.score_binary` (NaN where undefined in a level,
+        e.g. the calibration slope of a level with one outcome class).
 
     Returns
     -------
     pandas.DataFrame
-        Columns :data:`SUBGROUP_COLUMNS`.
+        Columns :data:`SUBGROUP_COLUMNS`, then ``metrics``.
 
     Raises
     ------
@@ -178,9 +197,14 @@ def subgroup_performance(
     >>> t = subgroup_performance([0, 1, 0, 1], [0.2, 0.7, 0.4, 0.3], frame, ["sex"])
     >>> t[["subgroup", "level", "auc"]].values.tolist()
     [['overall', 'all', 0.75], ['sex', 'f', 1.0], ['sex', 'm', 0.0]]
+    >>> t = subgroup_performance([0, 1, 0, 1], [0.2, 0.7, 0.4, 0.3], frame, ["sex"],
+    ...                          metrics=["brier"])
+    >>> t["brier"].round(3).tolist()
+    [0.195, 0.065, 0.325]
     """
     yi = check_outcome(y, both_classes=False)
     p = check_probabilities(prob, yi.size)
+    metrics = _check_metrics(metrics)
     if not isinstance(frame, pd.DataFrame):
         raise AnalysisError("frame must be a pandas DataFrame")
     if len(frame) != yi.size:
@@ -195,15 +219,15 @@ def subgroup_performance(
     if age_column is not None and age_column in columns:
         raise AnalysisError(f"age_column '{age_column}' is also listed in columns")
     frame = frame.reset_index(drop=True)
-    rows = [_row("overall", "all", yi, p)] if overall else []
+    rows = [_row("overall", "all", yi, p, metrics)] if overall else []
     groups = [(c, frame[c]) for c in columns]
     if age_column is not None:
         groups.append((age_column, _band(frame[age_column], age_bands)))
     for name, col in groups:
         for level in _levels(col):
             mask = (col == level).to_numpy()
-            rows.append(_row(name, _fmt(level), yi[mask], p[mask]))
+            rows.append(_row(name, _fmt(level), yi[mask], p[mask], metrics))
         na = col.isna().to_numpy()
         if na.any():
-            rows.append(_row(name, MISSING_LEVEL, yi[na], p[na]))
-    return pd.DataFrame(rows, columns=list(SUBGROUP_COLUMNS))
+            rows.append(_row(name, MISSING_LEVEL, yi[na], p[na], metrics))
+    return pd.DataFrame(rows, columns=[*SUBGROUP_COLUMNS, *metrics])

@@ -1,35 +1,51 @@
-"""The final model as a safe, self-describing artifact under ``reports/<study>/model/``.
+"""The final model as a safe, self-describing bundle under ``reports/<study>/model/``.
 
-Three files are written, each atomically (:func:`analysis.study.io.write_bytes`/``write_text``):
+Four files are written, each atomically (:func:`analysis.study.io.write_bytes`/``write_text``):
 
 ``model.skops``
     The fitted scikit-learn pipeline in the :mod:`skops.io` format, which stores a schema
-    and arrays instead of a pickle and loads only types that the reader trusts.
+    and arrays instead of a pickle and constructs only types that the reader trusts.
 ``model.json``
     Metadata: the study, the outcome and its label, the predictors with their codebook
-    entries, the training range of every numeric predictor (min/max and 1st/99th
-    percentiles) and the observed levels of every categorical one, ``n`` and ``events``,
-    the treatment options, the validation metrics, package versions and the SHA-256 of
-    ``model.skops``. :mod:`analysis.models.predict` needs nothing else to score new patients.
+    entries, the derive rules of derived predictors, the training range of every numeric
+    predictor (its 1st and 99th percentiles rounded to 3 significant digits - never an
+    individual's exact value) and the observed levels of every categorical one, ``n`` and
+    ``events``, the treatment options, the validation metrics and package versions.
+    :mod:`analysis.models.predict` needs nothing else to score new patients.
 ``MODEL_CARD.md``
     A model card with TRIPOD+AI-style headings (aggregate numbers only, no patient rows).
+``manifest.json``
+    The bundle: the format version and the SHA-256 of each of the three files above.
 
-:func:`load_model` checks the SHA-256 against ``model.json`` and loads only types on an
-allow-list (scikit-learn, NumPy, SciPy sparse and the estimators of this package); any
-other type in the file is refused before anything is constructed.
+:func:`load_model` refuses the folder unless every hash in ``manifest.json`` matches,
+``model.json`` passes a strict schema (:func:`parse_metadata`: known keys only, types,
+codebook entries, derive rules, ranges and treatment options checked against each other)
+and every type named anywhere in ``model.skops`` is on the exact allow-list
+:data:`ALLOWED_TYPES` - the classes the project's pipelines are made of, and no function
+at all (so no ``FunctionTransformer``). All of this is checked before any object is
+constructed.
 
-The bytes of ``model.skops`` are not reproducible between runs (skops names its members
-after object ids and stamps the zip with the time); everything in ``model.json`` except
-the hash is.
+What the manifest protects against: a bundle edited or mixed by hand, a truncated copy, a
+file from another model. It is not a signature: whoever can write the folder can also
+rewrite the manifest, and then the schema and the allow-list are what stand between the
+files and the predictions (no code runs; metadata must stay consistent with itself).
+
+The bytes of ``model.skops`` (and so ``manifest.json``) are not reproducible between runs
+(skops names its members after object ids and stamps the zip with the time); ``model.json``
+and ``MODEL_CARD.md`` apart from the hash it quotes are.
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
+import io
 import json
 import math
 import os
+import re
 import warnings
+import zipfile
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
@@ -39,38 +55,90 @@ import pandas as pd
 
 from analysis import __version__
 from analysis.errors import AnalysisError
-from analysis.study.config import Study, Variable
+from analysis.study.config import TRANSFORMS, VARIABLE_KEYS, VARIABLE_TYPES, Study, Variable
 from analysis.study.io import write_bytes, write_text
 
 __all__ = [
+    "ALLOWED_TYPES",
     "ModelArtifactError",
     "ModelVersionWarning",
     "check_types",
     "load_model",
     "metadata_variables",
+    "model_types",
+    "parse_metadata",
     "save_model",
 ]
 
 MODEL_FILE = "model.skops"
 METADATA_FILE = "model.json"
 CARD_FILE = "MODEL_CARD.md"
-FORMAT_VERSION = 1
+MANIFEST_FILE = "manifest.json"
+BUNDLE_FILES = (MODEL_FILE, METADATA_FILE, CARD_FILE)
+#: 2: manifest.json, strict model.json, exact type allow-list, percentile ranges and the
+#: module paths of the reorganised package (files of format 1 cannot load).
+FORMAT_VERSION = 2
 NUMERIC_TYPES = ("numeric", "integer", "binary")
+PREDICTOR_TYPES = ("numeric", "integer", "binary", "categorical")
 PACKAGES = {"scikit-learn": "sklearn", "skops": "skops", "numpy": "numpy", "pandas": "pandas"}
+#: Significant digits of the stored training percentiles.
+RANGE_DIGITS = 3
+#: Size limits (bytes) checked before anything is parsed.
+MAX_JSON_BYTES = 10_000_000
+MAX_MODEL_BYTES = 2_000_000_000
+MAX_EXPRESSION_CHARS = 2_000
 
-#: Modules whose types may be loaded from a model file.
-ALLOWED_PREFIXES = ("sklearn.", "numpy.", "scipy.sparse.", "analysis.")
-#: Never trusted even under an allowed prefix: functions and modules that touch files or run code.
-DENIED_NAMES = frozenset({
-    "load", "loads", "save", "savez", "savez_compressed", "savetxt", "loadtxt", "genfromtxt",
-    "fromfile", "tofile", "fromregex", "memmap", "DataSource", "open", "exec", "eval",
+#: Every type a model file may name: exactly the classes the project's pipelines are made
+#: of (found by saving every model of the zoo, the clinical scores and their recalibrated
+#: wrappers), plus plain containers and NumPy scalars. No function is trusted, so neither
+#: ``FunctionTransformer`` nor a callable parameter can be abused to run code.
+ALLOWED_TYPES = frozenset({
+    # containers and scalars
+    "builtins.dict", "builtins.list", "builtins.tuple", "builtins.slice", "builtins.str",
+    "builtins.int", "builtins.float", "builtins.bool", "builtins.set", "builtins.frozenset",
+    "numpy.ndarray", "numpy.dtype", "numpy.float64", "numpy.float32", "numpy.int64",
+    "numpy.int32", "numpy.int8", "numpy.uint64", "numpy.uint32", "numpy.uint8", "numpy.bool",
+    "numpy.bool_", "numpy.str_",
+    "numpy.random._generator.Generator", "numpy.random.mtrand.RandomState",
+    # scikit-learn
+    "sklearn.pipeline.Pipeline",
+    "sklearn.compose._column_transformer.ColumnTransformer",
+    "sklearn.impute._base.SimpleImputer",
+    "sklearn.preprocessing._data.StandardScaler",
+    "sklearn.preprocessing._encoders.OneHotEncoder",
+    "sklearn.preprocessing._label.LabelBinarizer",
+    "sklearn.preprocessing._label.LabelEncoder",
+    "sklearn.dummy.DummyClassifier",
+    "sklearn.linear_model._logistic.LogisticRegression",
+    "sklearn.ensemble._forest.RandomForestClassifier",
+    "sklearn.tree._classes.DecisionTreeClassifier",
+    "sklearn.tree._tree.Tree",
+    "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier",
+    "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn._loss.loss.HalfBinomialLoss",
+    "sklearn._loss._loss.CyHalfBinomialLoss",
+    "sklearn._loss.link.LogitLink",
+    "sklearn._loss.link.Interval",
+    "sklearn.calibration.CalibratedClassifierCV",
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
+    "sklearn.model_selection._split.StratifiedKFold",
+    "sklearn.svm._classes.SVC",
+    "sklearn.neural_network._multilayer_perceptron.MLPClassifier",
+    # this package
+    "analysis.models.estimators.AsString",
+    "analysis.models.estimators.BracketName",
+    "analysis.models.estimators.ClippedLog",
+    "analysis.models.estimators.FixedScoreClassifier",
+    "analysis.models.estimators.Log1pTransform",
+    "analysis.models.estimators.OOBTunedForest",
+    "analysis.models.estimators.PublishedScore",
+    "analysis.models.estimators.SqrtNonNegative",
+    "analysis.models.recalibration.RecalibratedClassifier",
+    "analysis.regression.splines.RestrictedCubicSpline",
 })
-DENIED_PREFIXES = (
-    "numpy.lib.npyio.", "numpy.ctypeslib.", "numpy.f2py.", "numpy.distutils.", "numpy.testing.",
-    "analysis.study.io.", "analysis.pipeline.runner.", "analysis.pipeline.export.", "analysis.pipeline.report.",
-    "analysis.__main__.", "analysis.models.artifact.", "analysis.models.predict.", "analysis.study.prepare.",
-    "analysis.synthetic.",
-)
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 class ModelArtifactError(AnalysisError):
@@ -86,7 +154,7 @@ class ModelVersionWarning(UserWarning):
 
 def save_model(pipeline, study: Study, *, model_name: str, metrics: pd.DataFrame | None,
                training_frame: pd.DataFrame, folder: str | os.PathLike | None = None) -> Path:
-    """Write ``model.skops``, ``model.json`` and ``MODEL_CARD.md`` for a fitted pipeline.
+    """Write ``model.skops``, ``model.json``, ``MODEL_CARD.md`` and ``manifest.json``.
 
     Parameters
     ----------
@@ -99,7 +167,7 @@ def save_model(pipeline, study: Study, *, model_name: str, metrics: pd.DataFrame
         Short name of the model (e.g. ``"logistic, rcs(age)"``).
     metrics : DataFrame or None
         Validation metrics for the card and ``model.json`` (any tidy table, e.g. the
-        output of :func:`analysis.evaluation.metrics.performance_summary`).
+        output of :func:`analysis.evaluation.scores.performance_summary`).
     training_frame : DataFrame
         The development data (processed cohort): the predictors and the outcome. Only
         aggregates of it are stored.
@@ -115,14 +183,15 @@ def save_model(pipeline, study: Study, *, model_name: str, metrics: pd.DataFrame
     ------
     ModelArtifactError
         If the pipeline has no ``predict_proba``, ``training_frame`` lacks a predictor or
-        the outcome, or the pipeline contains a type :func:`load_model` would refuse.
+        the outcome, or the pipeline contains a type :func:`load_model` would refuse
+        (anything not in :data:`ALLOWED_TYPES`, e.g. a ``FunctionTransformer``).
 
     Examples
     --------
     >>> import tempfile
     >>> from sklearn.dummy import DummyClassifier
     >>> from analysis.study.paths import StudyPaths
-    >>> from analysis.study import Study, Variable
+    >>> from analysis.study.config import Study, Variable
     >>> study = Study(name="demo", paths=StudyPaths("demo", Path(tempfile.mkdtemp())),
     ...               title="Demo", data="raw.csv", outcome="y", predictors=("age",),
     ...               variables={"age": Variable("age", "numeric"), "y": Variable("y", "binary")})
@@ -130,7 +199,7 @@ def save_model(pipeline, study: Study, *, model_name: str, metrics: pd.DataFrame
     >>> model = DummyClassifier().fit(frame[["age"]], frame["y"])
     >>> folder = save_model(model, study, model_name="dummy", metrics=None, training_frame=frame)
     >>> sorted(p.name for p in folder.iterdir())
-    ['MODEL_CARD.md', 'model.json', 'model.skops']
+    ['MODEL_CARD.md', 'manifest.json', 'model.json', 'model.skops']
     """
     import skops.io as sio
 
@@ -151,14 +220,25 @@ def save_model(pipeline, study: Study, *, model_name: str, metrics: pd.DataFrame
         raise ModelArtifactError("metrics: must be a pandas DataFrame or None")
 
     blob = sio.dumps(pipeline)
-    check_types(sio.get_untrusted_types(data=blob))
-    meta = _metadata(pipeline, study, model_name, metrics, training_frame,
-                     hashlib.sha256(blob).hexdigest())
+    check_types(model_types(blob))
+    meta = _metadata(pipeline, study, model_name, metrics, training_frame)
+    meta_text = json.dumps(meta, indent=2, ensure_ascii=False) + "\n"
+    parse_metadata(meta_text.encode("utf-8"))  # what load_model will accept, checked now
+    card = render_model_card(meta, sha256=_sha256(blob))
     folder = Path(folder) if folder is not None else study.paths.model
-    write_bytes(folder / MODEL_FILE, blob)
-    write_text(folder / METADATA_FILE, json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
-    write_text(folder / CARD_FILE, render_model_card(meta))
+    contents = {MODEL_FILE: blob, METADATA_FILE: meta_text.encode("utf-8"),
+                CARD_FILE: card.encode("utf-8")}
+    manifest = {"format_version": FORMAT_VERSION,
+                "files": {name: {"sha256": _sha256(data)} for name, data in contents.items()}}
+    for name, data in contents.items():
+        write_bytes(folder / name, data)
+    # written last: a bundle interrupted half-way never matches its manifest
+    write_text(folder / MANIFEST_FILE, json.dumps(manifest, indent=2) + "\n")
     return folder
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def derivations_for(study: Study, names) -> dict[str, Any]:
@@ -191,7 +271,7 @@ def derivations_for(study: Study, names) -> dict[str, Any]:
             "inputs": study.codebook(sorted(inputs))}
 
 
-def _metadata(pipeline, study: Study, model_name, metrics, frame, sha256) -> dict[str, Any]:
+def _metadata(pipeline, study: Study, model_name, metrics, frame) -> dict[str, Any]:
     outcome = pd.to_numeric(frame[study.outcome], errors="coerce")
     observed = outcome.dropna()
     ranges: dict[str, Any] = {}
@@ -239,7 +319,6 @@ def _metadata(pipeline, study: Study, model_name, metrics, frame, sha256) -> dic
             if type(pipeline).__name__ == "RecalibratedClassifier" else None),
         "metrics": None if metrics is None else _records(metrics),
         "versions": {"analysis": __version__, **_package_versions()},
-        "files": {MODEL_FILE: {"sha256": sha256}},
     }
 
 
@@ -248,15 +327,30 @@ def _training_range(values: pd.Series, var: Variable) -> dict[str, Any]:
         x = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
         x = x[~np.isnan(x)]
         if x.size == 0:
-            return {"kind": "numeric", "min": None, "max": None, "p01": None, "p99": None,
-                    "mean": None, "n_missing": int(values.isna().sum())}
+            return {"kind": "numeric", "p01": None, "p99": None, "mean": None,
+                    "n_missing": int(values.isna().sum())}
         p01, p99 = np.percentile(x, [1, 99])
-        return {"kind": "numeric", "min": float(x.min()), "max": float(x.max()),
-                "p01": float(p01), "p99": float(p99), "mean": float(x.mean()),
-                "n_missing": int(values.isna().sum())}
+        return {"kind": "numeric", "p01": _rounded(p01, var), "p99": _rounded(p99, var),
+                "mean": float(x.mean()), "n_missing": int(values.isna().sum())}
     seen = {str(v) for v in values.dropna()}
     order = [lv for lv in (var.levels or ()) if lv in seen] + sorted(seen - set(var.levels or ()))
     return {"kind": "categorical", "levels": order, "n_missing": int(values.isna().sum())}
+
+
+def _rounded(value: float, var: Variable) -> float:
+    """A percentile to :data:`RANGE_DIGITS` significant digits, kept inside the codebook range.
+
+    Examples
+    --------
+    >>> _rounded(20.6432, Variable("age", "numeric")), _rounded(0.29, Variable("c", "numeric", min=0.3))
+    (20.6, 0.3)
+    """
+    out = float(f"{float(value):.{RANGE_DIGITS}g}")
+    if var.min is not None:
+        out = max(out, float(var.min))
+    if var.max is not None:
+        out = min(out, float(var.max))
+    return out
 
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
@@ -286,13 +380,73 @@ def _package_versions() -> dict[str, str | None]:
 # --------------------------------------------------------------------------- loading
 
 
+def model_types(blob: bytes) -> list[str]:
+    """Every type named anywhere in a ``model.skops`` file, read from its schema only.
+
+    Nothing is imported or constructed: the zip's ``schema.json`` is parsed as plain JSON
+    and every ``{"__module__": ..., "__class__": ...}`` pair in it is collected.
+
+    Parameters
+    ----------
+    blob : bytes
+        The bytes of a ``.skops`` file.
+
+    Returns
+    -------
+    list of str
+        Sorted fully qualified names.
+
+    Raises
+    ------
+    ModelArtifactError
+        If the bytes are not a readable skops zip.
+
+    Examples
+    --------
+    >>> import skops.io as sio
+    >>> from sklearn.dummy import DummyClassifier
+    >>> "sklearn.dummy.DummyClassifier" in model_types(sio.dumps(DummyClassifier()))
+    True
+    >>> model_types(b"not a zip")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    analysis.models.artifact.ModelArtifactError: model.skops: not a readable skops file ...
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(blob)) as archive:
+            info = archive.getinfo("schema.json")
+            if info.file_size > MAX_JSON_BYTES * 10:
+                raise ModelArtifactError(
+                    f"{MODEL_FILE}: schema.json is {info.file_size} bytes uncompressed, "
+                    f"more than the limit of {MAX_JSON_BYTES * 10}")
+            schema = json.loads(archive.read(info).decode("utf-8"))
+    except ModelArtifactError:
+        raise
+    except (zipfile.BadZipFile, KeyError, EOFError, OSError, UnicodeDecodeError, ValueError,
+            RecursionError, NotImplementedError, RuntimeError) as exc:
+        raise ModelArtifactError(
+            f"{MODEL_FILE}: not a readable skops file (corrupt or truncated zip, or no "
+            f"schema.json): {type(exc).__name__}: {_short(exc)}") from exc
+    found: set[str] = set()
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if "__module__" in node or "__class__" in node:
+                found.add(f"{node.get('__module__')}.{node.get('__class__')}")
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return sorted(found)
+
+
 def check_types(types) -> list[str]:
-    """Return ``types`` if every one is on the allow-list, else raise.
+    """Return ``types`` if every one is in :data:`ALLOWED_TYPES`, else raise.
 
     Parameters
     ----------
     types : iterable of str
-        Fully qualified type names, as from :func:`skops.io.get_untrusted_types`.
+        Fully qualified type names, as from :func:`model_types`.
 
     Returns
     -------
@@ -307,39 +461,38 @@ def check_types(types) -> list[str]:
     --------
     >>> check_types(["numpy.dtype", "analysis.regression.splines.RestrictedCubicSpline"])
     ['numpy.dtype', 'analysis.regression.splines.RestrictedCubicSpline']
-    >>> check_types(["builtins.eval"])  # doctest: +ELLIPSIS
+    >>> check_types(["numpy.full_like"])  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    analysis.models.artifact.ModelArtifactError: model.skops: refusing to load 1 untrusted type(s): builtins.eval ...
+    analysis.models.artifact.ModelArtifactError: model.skops: refusing to load 1 untrusted type(s): numpy.full_like ...
     """
     types = [str(t) for t in types]
-    refused = [t for t in types if not _allowed(t)]
+    refused = sorted({t for t in types if t not in ALLOWED_TYPES})
     if refused:
+        shown = ", ".join(_short(t, 120) for t in refused[:20])
+        more = f" and {len(refused) - 20} more" if len(refused) > 20 else ""
         raise ModelArtifactError(
-            f"{MODEL_FILE}: refusing to load {len(refused)} untrusted type(s): "
-            f"{', '.join(refused)} (allowed: types from {', '.join(ALLOWED_PREFIXES)} except "
-            "file and code-execution functions)")
+            f"{MODEL_FILE}: refusing to load {len(refused)} untrusted type(s): {shown}{more} "
+            "(only the estimator and transformer classes of this package's pipelines are "
+            "trusted, no functions; see analysis.models.artifact.ALLOWED_TYPES)")
     return types
-
-
-def _allowed(name: str) -> bool:
-    if not name.startswith(ALLOWED_PREFIXES) or name.startswith(DENIED_PREFIXES):
-        return False
-    return name.rsplit(".", 1)[-1] not in DENIED_NAMES
 
 
 def load_model(folder: str | os.PathLike) -> tuple[Any, dict[str, Any]]:
     """Load a model folder written by :func:`save_model`.
 
-    The SHA-256 of ``model.skops`` must match ``model.json`` and every type the file
-    needs must pass :func:`check_types`; only then is it loaded with that explicit
-    trusted list. A :class:`ModelVersionWarning` is issued when scikit-learn, skops,
+    In this order, and before any object is constructed: ``manifest.json`` is read and
+    the SHA-256 of ``model.skops``, ``model.json`` and ``MODEL_CARD.md`` must match it;
+    ``model.json`` must pass :func:`parse_metadata`; every type named in ``model.skops``
+    must be in :data:`ALLOWED_TYPES`. Only then is the pipeline loaded with that explicit
+    trusted list, and its type, recalibration and input columns must agree with
+    ``model.json``. A :class:`ModelVersionWarning` is issued when scikit-learn, skops,
     NumPy or pandas differ from the versions the model was saved with.
 
     Parameters
     ----------
     folder : path
-        Folder holding ``model.skops`` and ``model.json``.
+        Folder holding the bundle.
 
     Returns
     -------
@@ -350,7 +503,8 @@ def load_model(folder: str | os.PathLike) -> tuple[Any, dict[str, Any]]:
     Raises
     ------
     ModelArtifactError
-        Missing or unreadable files, a hash mismatch or an untrusted type.
+        A missing, unreadable or changed file, a model of an older format, metadata that
+        breaks the schema, or an untrusted type.
 
     Examples
     --------
@@ -362,36 +516,434 @@ def load_model(folder: str | os.PathLike) -> tuple[Any, dict[str, Any]]:
     import skops.io as sio
 
     folder = Path(folder)
-    meta_path, model_path = folder / METADATA_FILE, folder / MODEL_FILE
-    if not meta_path.is_file():
+    if not folder.is_dir() or not (folder / METADATA_FILE).exists():
         raise ModelArtifactError(
             f"folder: no {METADATA_FILE} in {folder} (write the model with save_model first)")
+    manifest = _read_manifest(folder)
+    contents = {}
+    for name in BUNDLE_FILES:
+        data = _read_bytes(folder / name, MAX_MODEL_BYTES if name == MODEL_FILE else MAX_JSON_BYTES)
+        expected = manifest["files"][name]["sha256"]
+        actual = _sha256(data)
+        if expected != actual:
+            raise ModelArtifactError(
+                f"{folder / name}: sha256 {actual} does not match {MANIFEST_FILE} ({expected}); "
+                "the file was changed or belongs to another model")
+        contents[name] = data
+    meta = parse_metadata(contents[METADATA_FILE])
+    blob = contents[MODEL_FILE]
+    check_types(model_types(blob))
     try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ModelArtifactError(f"{meta_path}: not valid JSON: {exc}") from exc
-    if not isinstance(meta, dict) or meta.get("format_version") != FORMAT_VERSION:
-        raise ModelArtifactError(
-            f"{meta_path}: format_version must be {FORMAT_VERSION} "
-            f"(got {meta.get('format_version') if isinstance(meta, dict) else meta!r})")
-    if not model_path.is_file():
-        raise ModelArtifactError(f"folder: no {MODEL_FILE} in {folder}")
-    blob = model_path.read_bytes()
-    expected = (meta.get("files") or {}).get(MODEL_FILE, {}).get("sha256")
-    actual = hashlib.sha256(blob).hexdigest()
-    if expected != actual:
-        raise ModelArtifactError(
-            f"{model_path}: sha256 {actual} does not match {METADATA_FILE} ({expected}); "
-            "the file was changed or belongs to another model")
-    trusted = check_types(sio.get_untrusted_types(data=blob))
-    try:
-        pipeline = sio.load(model_path, trusted=trusted)
+        # skops' own audit, on top of the schema walk above: it must agree
+        check_types(sio.get_untrusted_types(data=blob))
+        pipeline = sio.loads(blob, trusted=sorted(sio.get_untrusted_types(data=blob)))
+    except ModelArtifactError:
+        raise
     except Exception as exc:  # skops' own message says what failed
-        raise ModelArtifactError(f"{model_path}: cannot load: {type(exc).__name__}: {exc}") from exc
-    if not hasattr(pipeline, "predict_proba"):
-        raise ModelArtifactError(f"{model_path}: the stored object has no predict_proba")
+        raise ModelArtifactError(
+            f"{folder / MODEL_FILE}: cannot load: {type(exc).__name__}: {_short(exc)}") from exc
+    _check_agrees(pipeline, meta, folder / MODEL_FILE)
     _warn_versions(meta.get("versions") or {})
     return pipeline, meta
+
+
+def _short(value, limit: int = 300) -> str:
+    text = str(value)
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
+
+
+def _read_bytes(path: Path, limit: int) -> bytes:
+    if not path.is_file():
+        raise ModelArtifactError(f"folder: no {path.name} in {path.parent} (the bundle is "
+                                 f"{', '.join(BUNDLE_FILES)} and {MANIFEST_FILE})")
+    size = path.stat().st_size
+    if size > limit:
+        raise ModelArtifactError(f"{path}: {size} bytes, more than the limit of {limit}")
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ModelArtifactError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+
+
+def _read_json(path: Path, data: bytes) -> Any:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ModelArtifactError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+
+    def refuse_constant(name):
+        raise ValueError(f"{name} is not valid JSON")
+
+    def unique_keys(pairs):
+        out = {}
+        for key, value in pairs:
+            if key in out:
+                raise ValueError(f"duplicate key {key!r}")
+            out[key] = value
+        return out
+
+    try:
+        return json.loads(text, parse_constant=refuse_constant, object_pairs_hook=unique_keys)
+    except (json.JSONDecodeError, ValueError, RecursionError) as exc:
+        raise ModelArtifactError(f"{path}: not valid JSON: {_short(exc)}") from exc
+
+
+def _read_manifest(folder: Path) -> dict[str, Any]:
+    path = folder / MANIFEST_FILE
+    if not path.is_file():
+        old = _old_format(folder)
+        if old is not None:
+            raise ModelArtifactError(
+                f"{folder / METADATA_FILE}: format_version {old} is no longer supported "
+                f"(this version reads format {FORMAT_VERSION}: the package's module paths "
+                "changed and a model is now a bundle with manifest.json); save the model "
+                "again by re-running notebook 06 (make all)")
+        raise ModelArtifactError(
+            f"folder: no {MANIFEST_FILE} in {folder} (the bundle is incomplete; save the "
+            "model again)")
+    manifest = _read_json(path, _read_bytes(path, MAX_JSON_BYTES))
+    problems = _keys(manifest, "", {"format_version": int, "files": dict})
+    if not problems and manifest["format_version"] != FORMAT_VERSION:
+        problems.append(f"format_version must be {FORMAT_VERSION} (got "
+                        f"{_short(manifest['format_version'], 40)}); save the model again")
+    if not problems:
+        problems += _keys(manifest["files"], "files", dict.fromkeys(BUNDLE_FILES, dict))
+    if not problems:
+        for name in BUNDLE_FILES:
+            entry = manifest["files"][name]
+            problems += _keys(entry, f"files.{name}", {"sha256": str})
+            if not problems and not _SHA256.fullmatch(entry["sha256"]):
+                problems.append(f"files.{name}.sha256: not a SHA-256 hex digest")
+    if problems:
+        raise ModelArtifactError(f"{path}: " + "; ".join(problems[:10]))
+    return manifest
+
+
+def _old_format(folder: Path):
+    try:
+        meta = json.loads((folder / METADATA_FILE).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    version = meta.get("format_version") if isinstance(meta, dict) else None
+    return version if isinstance(version, int) and version < FORMAT_VERSION else None
+
+
+def _check_agrees(pipeline, meta: dict[str, Any], path: Path) -> None:
+    if not hasattr(pipeline, "predict_proba"):
+        raise ModelArtifactError(f"{path}: the stored object has no predict_proba")
+    if type(pipeline).__name__ != meta["estimator"]:
+        raise ModelArtifactError(
+            f"{path}: holds a {type(pipeline).__name__}, {METADATA_FILE} says "
+            f"{meta['estimator']}")
+    columns = getattr(pipeline, "feature_names_in_", None)
+    if columns is not None and [str(c) for c in columns] != list(meta["predictors"]):
+        raise ModelArtifactError(
+            f"{path}: the model takes columns {', '.join(map(str, columns))}; "
+            f"{METADATA_FILE} lists predictors {', '.join(meta['predictors'])}")
+    recal = meta["recalibration"]
+    if (recal is None) != (type(pipeline).__name__ != "RecalibratedClassifier"):
+        raise ModelArtifactError(f"{METADATA_FILE}: recalibration does not describe the model")
+    if recal is not None and (recal["intercept"] != float(pipeline.intercept)
+                              or recal["slope"] != float(pipeline.slope)):
+        raise ModelArtifactError(
+            f"{METADATA_FILE}: recalibration intercept/slope differ from the model's")
+
+
+# --------------------------------------------------------------------------- model.json schema
+
+_STR, _OPT_STR = (str,), (str, type(None))
+_NUMBER = (int, float)
+
+
+def parse_metadata(data: bytes, source: str = METADATA_FILE) -> dict[str, Any]:
+    """Parse ``model.json`` with a strict schema and return it as a dict.
+
+    Every key must be known and present (``null`` where a value may be absent), every
+    value of the right type, and the parts consistent with each other: codebook entries
+    as in study.yaml, derive rules that parse and use only their inputs, earlier rules and
+    known functions, a training range per predictor of the kind its type needs and inside
+    its codebook limits, categorical levels and treatment options among the codebook
+    levels, ``events <= n <= rows``.
+
+    Parameters
+    ----------
+    data : bytes
+        The file's bytes (UTF-8 JSON).
+    source : str
+        Name used in messages.
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    ModelArtifactError
+        Naming each offending key (up to 10).
+
+    Examples
+    --------
+    >>> parse_metadata(b'{"format_version": 2, "colour": "red"}')  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    analysis.models.artifact.ModelArtifactError: model.json: unknown key 'colour'; missing key 'study'; ...
+    """
+    meta = _read_json(Path(source), data)
+    problems = _keys(meta, "", {
+        "format_version": int, "study": _STR, "title": _STR, "description": _OPT_STR,
+        "model_name": _STR, "estimator": _STR, "outcome": dict, "id": (dict, type(None)),
+        "predictors": dict, "derivations": dict, "training": dict,
+        "treatment": (dict, type(None)), "recalibration": (dict, type(None)),
+        "metrics": (list, type(None)), "versions": dict,
+    })
+    if not problems and meta["format_version"] != FORMAT_VERSION:
+        problems.append(f"format_version must be {FORMAT_VERSION} (got {meta['format_version']})")
+    if not problems:
+        for check in (_check_outcome, _check_id, _check_predictors, _check_derivations,
+                      _check_training, _check_treatment, _check_recalibration, _check_metrics,
+                      _check_versions):
+            problems += check(meta)
+            if problems:
+                break
+    if problems:
+        shown = "; ".join(problems[:10])
+        more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
+        raise ModelArtifactError(f"{source}: {shown}{more}")
+    return meta
+
+
+def _keys(value, where: str, spec: dict[str, Any], optional=()) -> list[str]:
+    """Problems of a JSON object against ``{key: allowed type(s)}``: unknown, missing, type."""
+    label = where or "top level"
+    if not isinstance(value, dict):
+        return [f"{label}: must be an object (got {type(value).__name__})"]
+    prefix = f"{where}." if where else ""
+    problems = [f"unknown key {_short(prefix + str(k), 80)!r}" for k in value if k not in spec]
+    for key, types in spec.items():
+        if key not in value:
+            if key not in optional:
+                problems.append(f"missing key {prefix + key!r}")
+            continue
+        if not _is(value[key], types):
+            problems.append(f"{prefix + key}: must be {_type_names(types)} "
+                            f"(got {type(value[key]).__name__})")
+    return problems
+
+
+def _is(value, types) -> bool:
+    types = types if isinstance(types, tuple) else (types,)
+    if isinstance(value, bool) and bool not in types:
+        return False
+    if isinstance(value, float) and not math.isfinite(value):
+        return False
+    return isinstance(value, types)
+
+
+def _type_names(types) -> str:
+    types = types if isinstance(types, tuple) else (types,)
+    names = {dict: "an object", list: "a list", str: "a string", int: "an integer",
+             float: "a number", bool: "true/false", type(None): "null"}
+    return " or ".join(dict.fromkeys(names.get(t, t.__name__) for t in types))
+
+
+def _check_outcome(meta) -> list[str]:
+    return _keys(meta["outcome"], "outcome",
+                 {"name": _STR, "label": _STR, "definition": _OPT_STR})
+
+
+def _entry_problems(entry, where: str, types) -> list[str]:
+    """A codebook entry as written by ``Variable.as_dict`` (keys absent when unset)."""
+    spec = {"type": _STR, "label": _STR, "unit": _STR, "min": (int, float, str),
+            "max": (int, float, str), "levels": list, "description": _STR, "summary": _STR,
+            "transform": _STR, "required": bool, "format": _STR}
+    problems = _keys(entry, where, spec, optional=set(VARIABLE_KEYS) - {"type"})
+    if problems:
+        return problems
+    kind = entry["type"]
+    if kind not in types or kind not in VARIABLE_TYPES:
+        return [f"{where}.type: must be one of {', '.join(types)} (got {_short(kind, 40)!r})"]
+    bounds = [entry[k] for k in ("min", "max") if k in entry]
+    if bounds and kind in ("numeric", "integer"):
+        if not all(_is(b, _NUMBER) for b in bounds):
+            return [f"{where}: min/max must be numbers"]
+    elif bounds and kind != "date":
+        problems.append(f"{where}: min/max only apply to numeric, integer or date variables")
+    elif bounds and not all(isinstance(b, str) for b in bounds):
+        problems.append(f"{where}: min/max of a date must be text")
+    if "min" in entry and "max" in entry and str(kind) != "date" and entry["min"] > entry["max"]:
+        problems.append(f"{where}: min ({entry['min']}) is greater than max ({entry['max']})")
+    levels = entry.get("levels")
+    if kind == "categorical":
+        if not levels or not all(_is(v, (str, int, float)) for v in levels):
+            problems.append(f"{where}.levels: a categorical variable needs a list of levels")
+        elif len({str(v) for v in levels}) != len(levels):
+            problems.append(f"{where}.levels: has duplicates")
+    elif levels is not None:
+        problems.append(f"{where}.levels: only applies to categorical variables")
+    if entry.get("transform") is not None and entry["transform"] not in TRANSFORMS:
+        problems.append(f"{where}.transform: must be one of {', '.join(TRANSFORMS)}")
+    return problems
+
+
+def _check_id(meta) -> list[str]:
+    entry = meta["id"]
+    if entry is None:
+        return []
+    if not isinstance(entry.get("name"), str):
+        return ["id.name: must be a string"]
+    return _entry_problems({k: v for k, v in entry.items() if k != "name"}, "id", ("id",))
+
+
+def _check_predictors(meta) -> list[str]:
+    predictors = meta["predictors"]
+    if not predictors:
+        return ["predictors: must name at least one predictor"]
+    problems = []
+    for name, entry in predictors.items():
+        problems += _entry_problems(entry, f"predictors.{name}", PREDICTOR_TYPES)
+    return problems
+
+
+def _check_derivations(meta) -> list[str]:
+    from analysis.study.derive import available_functions
+
+    spec = meta["derivations"]
+    problems = _keys(spec, "derivations", {"derive": dict, "inputs": dict})
+    if problems:
+        return problems
+    inputs = spec["inputs"]
+    for name, entry in inputs.items():
+        problems += _entry_problems(entry, f"derivations.inputs.{name}", VARIABLE_TYPES)
+    functions = set(available_functions())
+    known = set(inputs)
+    for name, expression in spec["derive"].items():
+        where = f"derivations.derive.{name}"
+        if not isinstance(expression, str) or len(expression) > MAX_EXPRESSION_CHARS:
+            problems.append(f"{where}: must be an expression of at most "
+                            f"{MAX_EXPRESSION_CHARS} characters")
+            continue
+        try:
+            tree = ast.parse(expression.strip(), mode="eval")
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            problems.append(f"{where}: cannot parse {_short(expression, 80)!r}")
+            continue
+        unknown = sorted({n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+                         - known - functions)
+        if unknown:
+            problems.append(f"{where}: uses {', '.join(unknown)}, neither an input nor an "
+                            "earlier rule")
+        known.add(name)
+    return problems
+
+
+def _check_training(meta) -> list[str]:
+    training = meta["training"]
+    problems = _keys(training, "training", {"n": int, "events": int, "rows": int, "ranges": dict})
+    if problems:
+        return problems
+    if not 0 <= training["events"] <= training["n"] <= training["rows"]:
+        problems.append("training: needs 0 <= events <= n <= rows")
+    ranges = training["ranges"]
+    for name in ranges:
+        if name not in meta["predictors"]:
+            problems.append(f"unknown key 'training.ranges.{_short(name, 60)}' (not a predictor)")
+    for name, entry in meta["predictors"].items():
+        where = f"training.ranges.{name}"
+        if name not in ranges:
+            problems.append(f"missing key {where!r}")
+            continue
+        if entry["type"] == "categorical":
+            problems += _categorical_range(ranges[name], where, entry)
+        else:
+            problems += _numeric_range(ranges[name], where, entry)
+    return problems
+
+
+def _numeric_range(rng, where: str, entry) -> list[str]:
+    problems = _keys(rng, where, {"kind": _STR, "p01": (int, float, type(None)),
+                                  "p99": (int, float, type(None)),
+                                  "mean": (int, float, type(None)), "n_missing": int})
+    if problems:
+        return problems
+    if rng["kind"] != "numeric":
+        return [f"{where}.kind: must be 'numeric' for a {entry['type']} predictor"]
+    lo, hi = rng["p01"], rng["p99"]
+    if (lo is None) != (hi is None):
+        return [f"{where}: p01 and p99 must both be numbers or both null"]
+    if lo is not None:
+        if lo > hi:
+            problems.append(f"{where}: p01 ({lo}) is greater than p99 ({hi})")
+        if "min" in entry and lo < entry["min"] or "max" in entry and hi > entry["max"]:
+            problems.append(f"{where}: [{lo}, {hi}] is outside the codebook range "
+                            f"[{entry.get('min', '-inf')}, {entry.get('max', 'inf')}]")
+    if rng["n_missing"] < 0:
+        problems.append(f"{where}.n_missing: must be >= 0")
+    return problems
+
+
+def _categorical_range(rng, where: str, entry) -> list[str]:
+    problems = _keys(rng, where, {"kind": _STR, "levels": list, "n_missing": int})
+    if problems:
+        return problems
+    if rng["kind"] != "categorical":
+        return [f"{where}.kind: must be 'categorical' for a categorical predictor"]
+    allowed = {str(v) for v in entry["levels"]}
+    unknown = [str(v) for v in rng["levels"] if not isinstance(v, str) or v not in allowed]
+    if unknown:
+        problems.append(f"{where}.levels: {', '.join(_short(v, 40) for v in unknown[:5])} "
+                        "not among the codebook levels")
+    if rng["n_missing"] < 0:
+        problems.append(f"{where}.n_missing: must be >= 0")
+    return problems
+
+
+def _check_treatment(meta) -> list[str]:
+    treatment = meta["treatment"]
+    if treatment is None:
+        return []
+    problems = _keys(treatment, "treatment", {"column": _STR, "options": list})
+    if problems:
+        return problems
+    column, options = treatment["column"], treatment["options"]
+    if column not in meta["predictors"]:
+        return [f"treatment.column: {_short(column, 60)!r} is not a predictor"]
+    entry = meta["predictors"][column]
+    allowed = ([str(v) for v in entry["levels"]] if entry["type"] == "categorical"
+               else ["0", "1", "0.0", "1.0"])
+    if not options or not all(isinstance(o, str) for o in options):
+        return ["treatment.options: must be a non-empty list of strings"]
+    unknown = [o for o in options if o not in allowed]
+    if unknown:
+        problems.append(f"treatment.options: {', '.join(_short(o, 40) for o in unknown[:5])} "
+                        f"not among the levels of {column!r} ({', '.join(allowed)})")
+    if len(set(options)) != len(options):
+        problems.append("treatment.options: has duplicates")
+    return problems
+
+
+def _check_recalibration(meta) -> list[str]:
+    recal = meta["recalibration"]
+    if recal is None:
+        return []
+    return _keys(recal, "recalibration",
+                 {"intercept": _NUMBER, "slope": _NUMBER, "estimated_on": _STR})
+
+
+def _check_metrics(meta) -> list[str]:
+    metrics = meta["metrics"]
+    if metrics is None:
+        return []
+    scalar = (str, int, float, bool, type(None))
+    for i, row in enumerate(metrics):
+        if not isinstance(row, dict) or not all(_is(v, scalar) for v in row.values()):
+            return [f"metrics[{i}]: must be an object of plain values"]
+    return []
+
+
+def _check_versions(meta) -> list[str]:
+    versions = meta["versions"]
+    bad = [k for k, v in versions.items() if not isinstance(v, str | type(None))]
+    return [f"versions.{_short(k, 40)}: must be a string or null" for k in bad]
 
 
 def _warn_versions(saved: dict[str, Any]) -> None:
@@ -425,8 +977,10 @@ def _variable(name: str, entry: dict[str, Any]) -> Variable:
 # --------------------------------------------------------------------------- model card
 
 
-def render_model_card(meta: dict[str, Any]) -> str:
+def render_model_card(meta: dict[str, Any], sha256: str | None = None) -> str:
     """The text of ``MODEL_CARD.md`` from the metadata of :func:`save_model`.
+
+    ``sha256`` is the hash of ``model.skops`` quoted in the card (``None``: not quoted).
 
     Examples
     --------
@@ -434,7 +988,7 @@ def render_model_card(meta: dict[str, Any]) -> str:
     ...         "description": "", "outcome": {"name": "y", "label": "Response",
     ...         "definition": None}, "predictors": {}, "treatment": None, "metrics": None,
     ...         "training": {"n": 10, "events": 4, "rows": 10, "ranges": {}},
-    ...         "versions": {}, "files": {"model.skops": {"sha256": "0"}}}
+    ...         "versions": {}}
     >>> render_model_card(meta).splitlines()[0]
     '# Model card: T (m)'
     """
@@ -445,8 +999,8 @@ def render_model_card(meta: dict[str, Any]) -> str:
         f"# Model card: {meta['title']} ({meta['model_name']})", "",
         "## Model details", "",
         f"- Study: `{meta['study']}`",
-        f"- Model: {meta['model_name']} (`{meta['estimator']}`), stored in `{MODEL_FILE}` "
-        f"(sha256 `{meta['files'][MODEL_FILE]['sha256']}`)",
+        f"- Model: {meta['model_name']} (`{meta['estimator']}`), stored in `{MODEL_FILE}`"
+        + (f" (sha256 `{sha256}`)" if sha256 else ""),
         "- Software: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items() if v), "",
         "## Intended use", "",
         f"Estimates the probability of *{out['label']}* for an individual patient of the "
@@ -492,7 +1046,8 @@ def render_model_card(meta: dict[str, Any]) -> str:
         "", "## Out-of-range behaviour", "",
         "The model is not refused outside the development data, but every prediction is "
         "returned with a `warnings` text naming each numeric predictor outside the training "
-        "range (minimum to maximum, stored in `model.json`), each categorical level not seen "
+        "range (its 1st to 99th percentile in the development data, rounded to 3 significant "
+        "digits and stored in `model.json`), each categorical level not seen "
         "in development and each missing value. Values outside the codebook's plausible "
         "range (min/max in study.yaml) or unknown to the codebook are rejected as errors.",
         "",

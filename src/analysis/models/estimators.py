@@ -7,12 +7,14 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 import sklearn
-from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, OneToOneFeatureMixin, TransformerMixin
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
 from analysis.errors import AnalysisError
+from analysis.indices.scores import vedolizumab_cdst
+from analysis.validators import clip_probabilities
 
 _SKLEARN_18 = tuple(int(p) for p in sklearn.__version__.split(".")[:2]) >= (1, 8)
 
@@ -117,12 +119,199 @@ class ClippedLog(TransformerMixin, BaseEstimator):
         return np.asarray(list(input_features), dtype=object)
 
 
+# ---------------------------------------------------------------------------
+# Stateless transformers (classes, so that a saved model needs no trusted function)
+# ---------------------------------------------------------------------------
+
+
+class _ElementwiseTransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """Base of the stateless, column-wise transformers below (output names = input names)."""
+
+    def fit(self, X, y=None):
+        """Record the number (and names) of the input columns; nothing is learned.
+
+        Parameters
+        ----------
+        X : array_like or DataFrame, shape (n, k)
+        y : ignored
+
+        Returns
+        -------
+        self
+
+        Examples
+        --------
+        >>> SqrtNonNegative().fit(pd.DataFrame({"a": [1.0]})).feature_names_in_.tolist()
+        ['a']
+        """
+        shape = np.shape(X)
+        self.n_features_in_ = 1 if len(shape) < 2 else int(shape[1])
+        if isinstance(X, pd.DataFrame):
+            self.feature_names_in_ = np.asarray([str(c) for c in X.columns], dtype=object)
+        return self
+
+    def _check_fitted(self):
+        check_is_fitted(self, "n_features_in_")
+
+
+class Log1pTransform(_ElementwiseTransformer):
+    """``log(1 + x)`` of every value (for ``transform: log1p``); NaN stay NaN.
+
+    Attributes
+    ----------
+    n_features_in_ : int
+    feature_names_in_ : numpy.ndarray
+        Only when fitted on a DataFrame.
+
+    Examples
+    --------
+    >>> t = Log1pTransform().fit([[0.0], [np.e - 1]])
+    >>> t.transform([[0.0], [np.e - 1], [np.nan]]).tolist()
+    [[0.0], [1.0], [nan]]
+    >>> t.get_feature_names_out(["n_flares"]).tolist()
+    ['n_flares']
+    """
+
+    def transform(self, X):
+        """Return ``np.log1p(X)`` as floats.
+
+        Examples
+        --------
+        >>> Log1pTransform().fit([[1.0]]).transform([[0.0]]).tolist()
+        [[0.0]]
+        """
+        self._check_fitted()
+        return np.log1p(np.asarray(X, dtype=float))
+
+
+class SqrtNonNegative(_ElementwiseTransformer):
+    """Square root of values clipped below at 0 (for ``transform: sqrt``); NaN stay NaN.
+
+    Examples
+    --------
+    >>> SqrtNonNegative().fit([[4.0]]).transform([[4.0], [-1.0], [np.nan]]).tolist()
+    [[2.0], [0.0], [nan]]
+    """
+
+    def transform(self, X):
+        """Return ``sqrt(max(X, 0))`` as floats.
+
+        Examples
+        --------
+        >>> SqrtNonNegative().fit([[1.0]]).transform([[9.0]]).tolist()
+        [[3.0]]
+        """
+        self._check_fitted()
+        return np.sqrt(np.clip(np.asarray(X, dtype=float), 0.0, None))
+
+
+class AsString(_ElementwiseTransformer):
+    """Categorical values as text, so codebook levels given as numbers still match.
+
+    Missing values (``None``, ``pd.NA``, NaN) become ``np.nan``, which
+    :class:`~sklearn.impute.SimpleImputer` recognises.
+
+    Examples
+    --------
+    >>> X = pd.DataFrame({"grade": [1, None, 3]}, dtype=object)
+    >>> AsString().fit(X).transform(X).tolist()
+    [['1'], [nan], ['3']]
+    """
+
+    def transform(self, X):
+        """Return an object array of ``str`` values with ``np.nan`` where missing.
+
+        Examples
+        --------
+        >>> AsString().fit([["a"]]).transform([["a"], [2]]).tolist()
+        [['a'], ['2']]
+        """
+        self._check_fitted()
+        frame = pd.DataFrame(X).astype(object)
+        missing = frame.isna().to_numpy()
+        values = frame.astype(str).to_numpy(dtype=object)
+        values[missing] = np.nan  # None / pd.NA become np.nan, which SimpleImputer recognises
+        return values
+
+
+class BracketName:
+    """Name one-hot columns ``feature[category]`` (a ``feature_name_combiner`` object).
+
+    A class rather than a function, so that a saved encoder refers to no function.
+
+    Examples
+    --------
+    >>> BracketName()("sex", "male")
+    'sex[male]'
+    """
+
+    def __call__(self, feature, category) -> str:
+        return f"{feature}[{category}]"
+
+    def __eq__(self, other) -> bool:
+        return type(other) is type(self)
+
+    def __hash__(self) -> int:
+        return hash(type(self).__name__)
+
+    def __repr__(self) -> str:
+        return "BracketName()"
+
+
+#: Published scores that :class:`FixedScoreClassifier` can store by name in a model file.
+SCORE_FUNCTIONS: dict[str, Callable] = {"vedolizumab_cdst": vedolizumab_cdst}
+
+
+class PublishedScore:
+    """A published clinical score referred to by its name in :data:`SCORE_FUNCTIONS`.
+
+    :class:`FixedScoreClassifier` stores its ``score_fn`` as this object in a saved
+    model, so that loading the model needs no trusted function.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`SCORE_FUNCTIONS`.
+
+    Examples
+    --------
+    >>> PublishedScore("vedolizumab_cdst").function is vedolizumab_cdst
+    True
+    >>> PublishedScore("rm -rf").function  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    analysis.errors.AnalysisError: published score 'rm -rf' is unknown; known: vedolizumab_cdst
+    """
+
+    def __init__(self, name: str):
+        self.name = name
+
+    @property
+    def function(self) -> Callable:
+        """The score function itself."""
+        if not isinstance(self.name, str) or self.name not in SCORE_FUNCTIONS:
+            raise AnalysisError(f"published score {self.name!r} is unknown; known: "
+                                + ", ".join(sorted(SCORE_FUNCTIONS)))
+        return SCORE_FUNCTIONS[self.name]
+
+    def __call__(self, frame):
+        return self.function(frame)
+
+    def __repr__(self) -> str:
+        return f"PublishedScore({self.name!r})"
+
+
+def _score_name(fn) -> str | None:
+    return next((name for name, f in SCORE_FUNCTIONS.items() if f is fn), None)
+
+
 class OOBTunedForest(ClassifierMixin, BaseEstimator):
     """A random forest tuned on its own out-of-bag predictions.
 
     ``fit`` grows one :class:`~sklearn.ensemble.RandomForestClassifier` per point of
     ``param_grid`` on all training rows and keeps the one with the lowest out-of-bag log
-    loss (probabilities clipped to ``[1e-6, 1 - 1e-6]``; ties: the first grid point).
+    loss (probabilities clipped by :func:`analysis.validators.clip_probabilities`; ties:
+    the first grid point).
     Out-of-bag error is the forest's built-in estimate of its test error (Breiman 2001;
     ``tuneRF`` in R's randomForest), so no inner folds are needed: tuning costs one forest
     per grid point instead of one per grid point and inner fold, plus the refit - about
@@ -185,7 +374,7 @@ class OOBTunedForest(ClassifierMixin, BaseEstimator):
             ).fit(X, y)
             oob = forest.oob_decision_function_[:, -1]  # P(second class), binary outcome
             ok = np.isfinite(oob)
-            proba = np.clip(oob[ok], 1e-6, 1 - 1e-6)
+            proba = clip_probabilities(oob[ok])
             positive = np.asarray(y)[ok] == forest.classes_[-1]
             score = -float(_log_loss(positive, proba, labels=[False, True]))
             scores.append(score)
@@ -242,7 +431,10 @@ class FixedScoreClassifier(ClassifierMixin, BaseEstimator):
     ----------
     score_fn : callable
         ``score_fn(frame) -> array`` of one score per row, higher meaning a higher
-        probability of the outcome (negate it first otherwise).
+        probability of the outcome (negate it first otherwise).  A function in
+        :data:`SCORE_FUNCTIONS` is stored by name (as a :class:`PublishedScore`) when
+        the model is saved or pickled, so a saved model holds no function; any other
+        callable cannot be saved with :func:`analysis.models.artifact.save_model`.
     name : str, default "score"
         Name used in messages.
     columns : sequence of str, optional
@@ -269,6 +461,20 @@ class FixedScoreClassifier(ClassifierMixin, BaseEstimator):
         self.score_fn = score_fn
         self.name = name
         self.columns = columns
+
+    def __getstate__(self):
+        # a published score is stored by name, so a saved model holds no function
+        state = super().__getstate__()
+        name = _score_name(state.get("score_fn"))
+        if name is not None:
+            state = {**state, "score_fn": PublishedScore(name)}
+        return state
+
+    def __setstate__(self, state):
+        fn = state.get("score_fn")
+        if isinstance(fn, PublishedScore):
+            state = {**state, "score_fn": fn.function}
+        super().__setstate__(state)
 
     def _frame(self, X, medians=None) -> pd.DataFrame:
         if not isinstance(X, pd.DataFrame):

@@ -9,7 +9,16 @@ pipeline imputes them as it did in development.
 The output has the id column (or ``row``, 1-based, if the study has no id), ``probability``
 (the contract), one ``probability_<option>`` per treatment option when the study declares
 them (each patient scored with the treatment column set to that option), and ``warnings``:
-predictors outside the training range, levels not seen in development and missing values.
+predictors outside the training range (the 1st to 99th percentile of the development data
+stored in ``model.json``), levels not seen in development and missing values.
+
+Batch scoring: with ``--skip-invalid`` (:func:`score_valid_rows`) a row that breaks the
+codebook no longer stops the run: the valid rows are scored and every broken rule of the
+others is written to ``<output stem>.rejected.csv`` (columns ``row``, ``column``, ``rule``,
+``value``; ``row`` is the 1-based data row of the input). Problems with the table itself
+(a missing predictor column, a repeated header, no rows) still stop the run.
+
+Outputs are written atomically; the output may not be the input file or a directory.
 """
 
 from __future__ import annotations
@@ -31,9 +40,13 @@ from analysis.models.artifact import load_model, metadata_variables
 from analysis.study.checks import validate_table
 from analysis.study.config import Study, Variable, load_study
 
-__all__ = ["add_predict_parser", "main", "option_column", "predict_patients", "range_warnings"]
+__all__ = ["add_predict_parser", "main", "option_column", "predict_patients", "range_warnings",
+           "rejected_path", "score_valid_rows"]
 
 ROW_COLUMN = "row"
+REJECTED_COLUMNS = ["row", "column", "rule", "value"]
+#: Longest cell value echoed into messages and the rejected-rows file.
+MAX_VALUE_CHARS = 200
 
 
 def predict_patients(folder_or_study, patients: pd.DataFrame, *,
@@ -84,12 +97,94 @@ def predict_patients(folder_or_study, patients: pd.DataFrame, *,
     >>> out.columns.tolist(), out["probability"].tolist()
     (['row', 'probability', 'warnings'], [0.5, 0.5])
     >>> out["warnings"].tolist()
-    ['', 'age=90 above the training range [30, 60]']
+    ['', 'age=90 above the training range [30.3, 59.7]']
     """
     pipeline, meta = load_model(_model_folder(folder_or_study, root))
     if not isinstance(patients, pd.DataFrame):
         raise AnalysisError(f"patients: must be a pandas DataFrame, got {type(patients).__name__}")
-    predictors = list(meta["predictors"])
+    variables, id_col = _variables(meta)
+    patients = _derive_missing_predictors(patients, meta, source)
+    typed, _ = validate_table(patients, variables, id_col=id_col, source=source)
+    return _score(pipeline, meta, typed, id_col, np.arange(1, len(typed) + 1))
+
+
+def score_valid_rows(folder_or_study, patients: pd.DataFrame, *,
+                     root: str | os.PathLike | None = None,
+                     source: str = "input") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Score the rows that pass the codebook and list the broken rules of the others.
+
+    Like :func:`predict_patients`, but a row with an invalid value (not a number, outside
+    the codebook's range, an unknown level, a duplicate id, or an impossible derived
+    value) is set aside instead of stopping the run. Table-level problems (a missing
+    predictor column, a repeated header, no rows, no valid row at all) still raise.
+
+    Parameters
+    ----------
+    folder_or_study, patients, root, source
+        As for :func:`predict_patients`.
+
+    Returns
+    -------
+    scores : DataFrame
+        As :func:`predict_patients` for the valid rows (``row`` keeps the input's row
+        numbers when the study has no id).
+    rejected : DataFrame
+        One line per broken rule: ``row`` (1-based data row of the input), ``column``,
+        ``rule``, ``value`` (the raw cell, cut at 200 characters).
+
+    Raises
+    ------
+    DataValidationError
+        For table-level problems, or when no row is valid.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from sklearn.dummy import DummyClassifier
+    >>> from analysis.models.artifact import save_model
+    >>> from analysis.study.paths import StudyPaths
+    >>> study = Study(name="demo", paths=StudyPaths("demo", Path(tempfile.mkdtemp())),
+    ...               title="Demo", data="raw.csv", outcome="y", predictors=("age",),
+    ...               variables={"age": Variable("age", "numeric", min=0, max=120),
+    ...                          "y": Variable("y", "binary")})
+    >>> frame = pd.DataFrame({"age": [30.0, 40.0, 50.0, 60.0], "y": [0.0, 1.0, 0.0, 1.0]})
+    >>> model = DummyClassifier().fit(frame[["age"]], frame["y"])
+    >>> _ = save_model(model, study, model_name="dummy", metrics=None, training_frame=frame)
+    >>> scores, rejected = score_valid_rows(study, pd.DataFrame({"age": ["45", "900", "x"]}))
+    >>> scores["row"].tolist()
+    [1]
+    >>> rejected.values.tolist()
+    [[2, 'age', 'value above max 120', '900'], [3, 'age', 'not a number', 'x']]
+    """
+    pipeline, meta = load_model(_model_folder(folder_or_study, root))
+    if not isinstance(patients, pd.DataFrame):
+        raise AnalysisError(f"patients: must be a pandas DataFrame, got {type(patients).__name__}")
+    variables, id_col = _variables(meta)
+    frame = patients.reset_index(drop=True)
+    rejected: list[pd.DataFrame] = []
+    inputs = _derivation_inputs(frame, meta)
+    if inputs:
+        bad = _row_failures(frame, inputs, None, source)
+        rejected.append(bad)
+        frame = frame.drop(index=bad["row"].unique() - 1)
+        if len(frame):
+            frame = _derive_missing_predictors(frame, meta, source).set_axis(frame.index)
+    if len(frame):
+        bad = _row_failures(frame, variables, id_col, source)
+        rejected.append(bad)
+        frame = frame.drop(index=bad["row"].unique() - 1)
+    rejected_rows = (pd.concat(rejected, ignore_index=True) if rejected
+                     else pd.DataFrame(columns=REJECTED_COLUMNS))
+    if not len(frame):
+        # nothing to score: report every problem as without --skip-invalid
+        predict_patients(folder_or_study, patients, root=root, source=source)
+    typed, _ = validate_table(frame, variables, id_col=id_col, source=source)
+    scores = _score(pipeline, meta, typed, id_col, frame.index.to_numpy() + 1)
+    rejected_rows = rejected_rows.sort_values(["row"], kind="stable", ignore_index=True)
+    return scores, rejected_rows
+
+
+def _variables(meta) -> tuple[dict[str, Variable], str | None]:
     variables: dict[str, Variable] = {}
     id_col = meta["id"]["name"] if meta.get("id") else None
     if id_col:
@@ -97,12 +192,13 @@ def predict_patients(folder_or_study, patients: pd.DataFrame, *,
     for name, var in metadata_variables(meta).items():
         # missing predictor values are imputed by the pipeline, so none is required here
         variables[name] = replace(var, required=False)
-    patients = _derive_missing_predictors(patients, meta, source)
-    typed, _ = validate_table(patients, variables, id_col=id_col, source=source)
+    return variables, id_col
 
+
+def _score(pipeline, meta, typed: pd.DataFrame, id_col, rows) -> pd.DataFrame:
+    predictors = list(meta["predictors"])
     X = typed[predictors]
-    out = pd.DataFrame({id_col: typed[id_col]} if id_col else
-                       {ROW_COLUMN: np.arange(1, len(typed) + 1)})
+    out = pd.DataFrame({id_col: typed[id_col]} if id_col else {ROW_COLUMN: np.asarray(rows)})
     out["probability"] = _positive_class(pipeline, X)
     treatment = meta.get("treatment")
     if treatment:
@@ -118,6 +214,56 @@ def predict_patients(folder_or_study, patients: pd.DataFrame, *,
             out[name] = _positive_class(pipeline, scored)
     out["warnings"] = range_warnings(X, meta["training"]["ranges"])
     return out
+
+
+def _derivation_inputs(patients: pd.DataFrame, meta) -> dict[str, Variable]:
+    spec = meta.get("derivations") or {}
+    rules = spec.get("derive") or {}
+    if not any(p not in patients.columns and p in rules for p in meta["predictors"]):
+        return {}
+    return {name: replace(metadata_variables({"predictors": {name: entry}})[name], required=False)
+            for name, entry in (spec.get("inputs") or {}).items()}
+
+
+def _row_failures(frame: pd.DataFrame, variables: dict[str, Variable], id_col, source) -> pd.DataFrame:
+    """Broken rules per row as (row, column, rule, value); raises for table-level problems."""
+    from pandera.errors import SchemaErrors
+
+    from analysis.study.checks import build_schema, parse_text
+
+    if frame.shape[0] == 0 or frame.columns.duplicated().any():
+        validate_table(frame, variables, id_col=id_col, source=source)  # raises, naming it
+    parts = [pd.DataFrame(columns=REJECTED_COLUMNS)]
+    try:
+        build_schema(variables).validate(frame, lazy=True)
+    except SchemaErrors as exc:
+        cases = exc.failure_cases
+        if cases["index"].isna().any():
+            validate_table(frame, variables, id_col=id_col, source=source)  # raises, naming it
+        cases = cases[cases["check"].astype(str) != "field_uniqueness"]
+        parts.append(pd.DataFrame({
+            "row": cases["index"].astype(int).to_numpy() + 1,
+            "column": cases["column"].astype(str).to_numpy(),
+            "rule": cases["check"].astype(str).to_numpy(),
+            "value": [_cut(v) for v in cases["failure_case"]],
+        }))
+    if id_col and id_col in frame.columns:
+        # ids compared as validate_table does: after stripping surrounding spaces
+        ids = parse_text(frame[id_col])
+        dupes = ids.notna() & ids.duplicated(keep=False)
+        parts.append(pd.DataFrame({
+            "row": frame.index[dupes.to_numpy()].to_numpy() + 1, "column": id_col,
+            "rule": "duplicate id", "value": [_cut(v) for v in frame[id_col][dupes]]}))
+    out = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(
+        len(p) for p in parts) else parts[0]
+    return out.astype({"row": int}) if len(out) else out
+
+
+def _cut(value) -> str:
+    text = "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
+    if len(text) > MAX_VALUE_CHARS:
+        return text[:MAX_VALUE_CHARS] + f"... ({len(text)} characters)"
+    return text
 
 
 def _derive_missing_predictors(patients: pd.DataFrame, meta: dict, source: str) -> pd.DataFrame:
@@ -148,13 +294,22 @@ def _model_folder(folder_or_study, root) -> Path:
             "folder_or_study: must be a Study, a model folder or a study name, "
             f"got {type(folder_or_study).__name__}")
     path = Path(folder_or_study)
-    if path.is_dir() and (path / "model.json").is_file():
+    if path.is_dir() and ((path / "model.json").is_file() or (path / "manifest.json").is_file()):
         return path
     return load_study(str(folder_or_study), root).paths.model
 
 
 def _positive_class(pipeline, X: pd.DataFrame) -> np.ndarray:
-    proba = np.asarray(pipeline.predict_proba(X))
+    try:
+        proba = np.asarray(pipeline.predict_proba(X), dtype=float)
+    except AnalysisError:
+        raise
+    except Exception as exc:  # a model that cannot score these columns: say so, no traceback
+        raise AnalysisError(f"the model could not score the input: {type(exc).__name__}: "
+                            f"{_cut(exc)}") from exc
+    if proba.ndim != 2 or proba.shape[0] != len(X):
+        raise AnalysisError(f"the model returned probabilities of shape {proba.shape} for "
+                            f"{len(X)} rows")
     classes = list(getattr(pipeline, "classes_", [0, 1]))
     col = next((i for i, c in enumerate(classes) if c == 1), proba.shape[1] - 1)
     return proba[:, col]
@@ -179,7 +334,8 @@ def range_warnings(X: pd.DataFrame, ranges: dict[str, dict[str, Any]]) -> list[s
     X : DataFrame
         Typed predictor columns (numbers as float, categories as text).
     ranges : dict
-        ``model.json``'s ``training.ranges``.
+        ``model.json``'s ``training.ranges``: the 1st and 99th percentiles (``p01``,
+        ``p99``) of numeric predictors, the observed levels of categorical ones.
 
     Returns
     -------
@@ -188,7 +344,7 @@ def range_warnings(X: pd.DataFrame, ranges: dict[str, dict[str, Any]]) -> list[s
 
     Examples
     --------
-    >>> ranges = {"crp": {"kind": "numeric", "min": 0.3, "max": 250.0},
+    >>> ranges = {"crp": {"kind": "numeric", "p01": 0.3, "p99": 250.0},
     ...           "smoking": {"kind": "categorical", "levels": ["never", "former"]}}
     >>> X = pd.DataFrame({"crp": [900.0, np.nan], "smoking": ["current", "never"]})
     >>> range_warnings(X, ranges)  # doctest: +NORMALIZE_WHITESPACE
@@ -204,7 +360,7 @@ def range_warnings(X: pd.DataFrame, ranges: dict[str, dict[str, Any]]) -> list[s
             if value is None or (isinstance(value, float) and np.isnan(value)):
                 found[i].append(f"{name} missing (imputed by the model)")
             elif rng.get("kind") == "numeric":
-                lo, hi = rng.get("min"), rng.get("max")
+                lo, hi = rng.get("p01"), rng.get("p99")
                 span = f"[{_num(lo)}, {_num(hi)}]"
                 if lo is not None and value < lo:
                     found[i].append(f"{name}={_num(value)} below the training range {span}")
@@ -229,12 +385,51 @@ def _add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--input", required=True, help="patients table (CSV, XLSX or Parquet)")
     parser.add_argument("--output", required=True, help="CSV to write (atomically)")
     parser.add_argument("--root", default=None, help="project root (default: this project)")
+    parser.add_argument("--skip-invalid", action="store_true",
+                        help="score the valid rows and write the invalid ones with the broken "
+                             "rule to <output stem>.rejected.csv (default: refuse the file)")
     parser.set_defaults(func=run_predict)
     return parser
 
 
+def rejected_path(output: str | os.PathLike) -> Path:
+    """Where ``--skip-invalid`` writes the rejected rows: ``<output stem>.rejected.csv``.
+
+    Examples
+    --------
+    >>> rejected_path("out/predictions.csv").as_posix()
+    'out/predictions.rejected.csv'
+    """
+    output = Path(output)
+    return output.with_name(output.stem + ".rejected.csv")
+
+
+def _check_paths(args: argparse.Namespace) -> None:
+    """Refuse outputs that would overwrite the input or cannot be files."""
+    source = Path(args.input)
+    targets = [("--output", Path(args.output))]
+    if getattr(args, "skip_invalid", False):
+        targets.append(("the rejected-rows file", rejected_path(args.output)))
+    for what, target in targets:
+        if target.is_dir():
+            raise AnalysisError(f"{what}: {target} is a directory; give a file name such as "
+                                f"{target / 'predictions.csv'}")
+        if _same_file(source, target):
+            raise AnalysisError(f"{what}: {target} is the input file; write the predictions "
+                                "to another file (the input is left untouched)")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
+
+
 def add_predict_parser(subparsers) -> argparse.ArgumentParser:
-    """Register ``predict --study S --input IN --output OUT [--root DIR]`` on ``subparsers``.
+    """Register ``predict --study S --input IN --output OUT [--root DIR] [--skip-invalid]``.
 
     The sub-command's ``func`` is :func:`run_predict`, which returns the exit code.
 
@@ -244,8 +439,8 @@ def add_predict_parser(subparsers) -> argparse.ArgumentParser:
     >>> _ = add_predict_parser(parser.add_subparsers(dest="command"))
     >>> args = parser.parse_args(
     ...     ["predict", "--study", "s", "--input", "a.csv", "--output", "b.csv"])
-    >>> args.func is run_predict, args.root
-    (True, None)
+    >>> args.func is run_predict, args.root, args.skip_invalid
+    (True, None, False)
     """
     parser = subparsers.add_parser(
         "predict", help="score new patients with a study's saved model",
@@ -257,25 +452,46 @@ def add_predict_parser(subparsers) -> argparse.ArgumentParser:
 def run_predict(args: argparse.Namespace) -> int:
     """Handler of the ``predict`` command: 0 when the output is written, 1 on an error.
 
-    Errors (:class:`~analysis.errors.AnalysisError`) are printed to stderr and no output
-    file is written.
+    Errors are printed to stderr as one ``error: ...`` message (no traceback) and no
+    output file is written. With ``--skip-invalid`` the summary line counts the scored
+    and the rejected rows.
     """
     from analysis.study.io import read_table, write_text
 
+    skip = bool(getattr(args, "skip_invalid", False))
     try:
+        _check_paths(args)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             study = load_study(args.study, args.root)
             patients = read_table(args.input)
-            out = predict_patients(study, patients, source=Path(args.input).name)
+            source = Path(args.input).name
+            if skip:
+                out, rejected = score_valid_rows(study, patients, source=source)
+            else:
+                out, rejected = predict_patients(study, patients, source=source), None
         for w in caught:
-            print(f"warning: {w.message}", file=sys.stderr)
+            print(f"warning: {_cut(w.message)}", file=sys.stderr)
         write_text(args.output, out.to_csv(index=False))
+        if rejected is not None:
+            write_text(rejected_path(args.output), rejected.to_csv(index=False))
     except AnalysisError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except MemoryError:
+        print("error: out of memory while scoring (split the input into smaller files)",
+              file=sys.stderr)
+        return 1
+    except (OSError, UnicodeError) as exc:
+        print(f"error: {type(exc).__name__}: {_cut(exc)}", file=sys.stderr)
+        return 1
     flagged = int((out["warnings"] != "").sum())
-    print(f"wrote {args.output}: {len(out)} patient(s), {flagged} with warnings")
+    line = f"wrote {args.output}: {len(out)} patient(s), {flagged} with warnings"
+    if rejected is not None:
+        rows = rejected["row"].nunique()
+        line += (f"; {rows} row(s) rejected ({len(rejected)} broken rule(s)) -> "
+                 f"{rejected_path(args.output)}")
+    print(line)
     return 0
 
 

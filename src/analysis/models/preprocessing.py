@@ -6,37 +6,66 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
-import pandas as pd
+import pandas as pd  # noqa: F401  (used by the doctests)
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from analysis.errors import AnalysisError
-from analysis.models.estimators import ClippedLog
+from analysis.models.estimators import (
+    AsString,
+    BracketName,
+    ClippedLog,
+    Log1pTransform,
+    SqrtNonNegative,
+)
 
 NUMERIC_TYPES = ("numeric", "integer")
 
 
 def sqrt_nonneg(x):
+    """Square root of ``x`` clipped below at 0 (what :class:`SqrtNonNegative` applies).
+
+    Examples
+    --------
+    >>> sqrt_nonneg([4.0, -1.0]).tolist()
+    [2.0, 0.0]
+    """
     return np.sqrt(np.clip(np.asarray(x, dtype=float), 0.0, None))
 
 
 def log1p_nonneg(x):
+    """``log(1 + x)`` (what :class:`Log1pTransform` applies).
+
+    Examples
+    --------
+    >>> log1p_nonneg([0.0]).tolist()
+    [0.0]
+    """
     return np.log1p(np.asarray(x, dtype=float))
 
 
 def as_string(x):
-    """Categorical values as str (so codebook levels given as numbers still match)."""
-    frame = pd.DataFrame(x).astype(object)
-    missing = frame.isna().to_numpy()
-    values = frame.astype(str).to_numpy(dtype=object)
-    values[missing] = np.nan  # None / pd.NA become np.nan, which SimpleImputer recognises
-    return values
+    """Categorical values as str (what :class:`AsString` applies).
+
+    Examples
+    --------
+    >>> as_string([["a"], [None]]).tolist()
+    [['a'], [nan]]
+    """
+    return AsString().fit(x).transform(x)
 
 
 def bracket_name(feature: str, category) -> str:
-    return f"{feature}[{category}]"
+    """One-hot column name ``feature[category]`` (what :class:`BracketName` returns).
+
+    Examples
+    --------
+    >>> bracket_name("sex", "male")
+    'sex[male]'
+    """
+    return BracketName()(feature, category)
 
 
 def transform_step(name: str, transform):
@@ -45,9 +74,9 @@ def transform_step(name: str, transform):
     if transform == "log":
         return ClippedLog()
     if transform == "log1p":
-        return FunctionTransformer(log1p_nonneg, feature_names_out="one-to-one")
+        return Log1pTransform()
     if transform == "sqrt":
-        return FunctionTransformer(sqrt_nonneg, feature_names_out="one-to-one")
+        return SqrtNonNegative()
     raise AnalysisError(
         f"column '{name}': unknown transform {transform!r} (use log, log1p, sqrt or none)"
     )
@@ -163,11 +192,11 @@ def build_preprocessor(
             drop="first",
             handle_unknown="ignore",
             sparse_output=False,
-            feature_name_combiner=bracket_name,
+            feature_name_combiner=BracketName(),
         )
         steps_of["categorical"] = Pipeline(
             [
-                ("as_string", FunctionTransformer(as_string, feature_names_out="one-to-one")),
+                ("as_string", AsString()),
                 ("impute", SimpleImputer(strategy="most_frequent", missing_values=np.nan)),
                 ("onehot", encoder),
             ]
@@ -190,6 +219,7 @@ def feature_names(pipeline) -> list[str]:
 
     Examples
     --------
+    >>> from analysis.models.zoo import model_zoo
     >>> cb = {"age": {"type": "numeric"}}
     >>> X = pd.DataFrame({"age": [30.0, 40.0, 50.0, 60.0]})
     >>> pipe = model_zoo(cb, ["age"], include=["logistic"])["logistic"].pipeline

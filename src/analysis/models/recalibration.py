@@ -17,23 +17,18 @@ loaded, explained and used for prediction exactly like the model it wraps.
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import expit, logit
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from analysis.errors import AnalysisError
 from analysis.evaluation.calibration import recalibration_fit
-from analysis.validators import PROB_CLIP
+from analysis.validators import clip_probabilities
 
 __all__ = [
     "RecalibratedClassifier",
     "recalibrate",
 ]
-
-
-
-def _logit(p) -> np.ndarray:
-    p = np.clip(np.asarray(p, dtype=float), PROB_CLIP, 1 - PROB_CLIP)
-    return np.log(p / (1 - p))
 
 
 class RecalibratedClassifier(ClassifierMixin, BaseEstimator):
@@ -54,7 +49,7 @@ class RecalibratedClassifier(ClassifierMixin, BaseEstimator):
     --------
     >>> from sklearn.dummy import DummyClassifier
     >>> base = DummyClassifier(strategy="prior").fit([[0]] * 4, [0, 1, 1, 1])
-    >>> RecalibratedClassifier(base, 0.0, 1.0).predict_proba([[0]]).round(2).tolist()
+    >>> RecalibratedClassifier(base, 0.0, 1.0).fit().predict_proba([[0]]).round(2).tolist()
     [[0.25, 0.75]]
     """
 
@@ -95,8 +90,9 @@ class RecalibratedClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self, "classes_")
         p = np.asarray(self.estimator.predict_proba(X))[:, 1]
-        eta = np.clip(self.intercept + self.slope * _logit(p), -700, 700)
-        q = 1.0 / (1.0 + np.exp(-eta))
+        # |eta| <= 700 keeps q strictly inside (0, 1)
+        eta = np.clip(self.intercept + self.slope * logit(clip_probabilities(p)), -700, 700)
+        q = expit(eta)
         return np.column_stack([1.0 - q, q])
 
     def predict(self, X) -> np.ndarray:
@@ -152,5 +148,5 @@ def recalibrate(estimator, oof_probability, y) -> RecalibratedClassifier:
     yy = np.asarray(y).ravel()
     if p.size != yy.size:
         raise AnalysisError(f"oof_probability has {p.size} values but y has {yy.size}")
-    fit = recalibration_fit(yy, np.clip(p, PROB_CLIP, 1 - PROB_CLIP))
+    fit = recalibration_fit(yy, clip_probabilities(p))
     return RecalibratedClassifier(estimator, fit["intercept"], fit["slope"]).fit()

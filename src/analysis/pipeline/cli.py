@@ -2,12 +2,17 @@
 
 Commands
 --------
-check   validate a study's raw table against its codebook (exit 1 on any violation)
+check   validate a study's raw table against its codebook (exit 2 on any violation)
 data    write the deterministic demo cohort(s)
 run     execute one notebook for one study through Papermill (atomic)
 report  render reports/<study>/report.html (Quarto, or the nbconvert fallback)
 predict score new patients with a study's saved model
 studies list the studies found under data/*/study.yaml
+
+Exit status: 0 success; 1 a notebook failed or timed out; 2 a clear error about the input
+(any :class:`~analysis.errors.AnalysisError`, printed as one line); 3 out of memory;
+130 interrupted (Ctrl-C); 143 terminated (SIGTERM). Interrupted runs leave nothing
+half-written.
 """
 
 from __future__ import annotations
@@ -17,14 +22,16 @@ import sys
 import warnings
 from pathlib import Path
 
-from analysis.errors import AnalysisError
+from analysis.errors import AnalysisError, DataValidationError, shorten
+
+MAX_MESSAGE = 2000  # longest error line printed (a hostile input must not flood the terminal)
 
 
 def _cmd_check(args) -> int:
     from analysis.study.checks import check_study
     from analysis.study.config import load_study
 
-    study = load_study(args.study)
+    study = load_study(args.study, args.root)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         check_study(study)
@@ -49,7 +56,7 @@ def _cmd_data(args) -> int:
 
 
 def _cmd_run(args) -> int:
-    from analysis.pipeline.runner import KERNEL_NAME, NotebookFailed, run_notebook
+    from analysis.pipeline.runner import KERNEL_NAME, NotebookFailed, run_notebook, run_timeout
 
     parameters = {"study": args.study, "smoke": args.smoke}
     if args.seed is not None:
@@ -59,7 +66,8 @@ def _cmd_run(args) -> int:
         parameters[key] = _literal(value)
     kernel = args.kernel or KERNEL_NAME
     try:
-        out = run_notebook(args.notebook, args.output, parameters, kernel=kernel, root=args.root)
+        out = run_notebook(args.notebook, args.output, parameters, kernel=kernel, root=args.root,
+                           timeout=run_timeout(args.timeout), cell_timeout=args.cell_timeout)
     except NotebookFailed as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -101,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("check", help="validate a study's raw data against its codebook")
     p.add_argument("--study", required=True)
+    p.add_argument("--root", default=None, help="project root (default: this project)")
     p.set_defaults(func=_cmd_check)
 
     p = sub.add_parser("data", help="write deterministic demo cohort(s)")
@@ -119,6 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kernel", default=None)
     p.add_argument("--root", default=None)
     p.add_argument("-p", "--param", action="append", help="extra parameter key=value")
+    p.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                   help="wall-clock limit of the run (default: $ANALYSIS_RUN_TIMEOUT or 3600)")
+    p.add_argument("--cell-timeout", type=float, default=None, metavar="SECONDS",
+                   help="limit of one cell (default: the run's limit)")
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("report", help="render reports/<study>/report.html")
@@ -137,13 +150,53 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+EXIT_INPUT_ERROR = 2
+EXIT_OUT_OF_MEMORY = 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; errors become one ``error: ...`` line on stderr and an exit status.
+
+    Examples
+    --------
+    >>> main(["check", "--study", "no-such-study", "--root", "/nonexistent"])
+    2
+    """
+    from analysis.pipeline.runner import RunInterrupted
+
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except AnalysisError as exc:
+    except DataValidationError as exc:  # one line per violation, under a count
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_INPUT_ERROR
+    except AnalysisError as exc:
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_INPUT_ERROR
+    except MemoryError as exc:
+        detail = f" ({_one_line(exc)})" if str(exc).strip() else ""
+        print(f"error: out of memory while running `analysis {args.command}`{detail}; "
+              "try a smaller input or a machine with more memory", file=sys.stderr)
+        return EXIT_OUT_OF_MEMORY
+    except KeyboardInterrupt:
+        print(f"error: `analysis {args.command}` interrupted; nothing was written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except RunInterrupted as exc:
+        print(f"error: `analysis {args.command}` {exc}", file=sys.stderr)
+        return 128 + exc.signum
+
+
+def _one_line(exc: BaseException) -> str:
+    """The exception's message on one line (continuation lines joined with ' | ').
+
+    Examples
+    --------
+    >>> _one_line(ValueError("first\\nsecond"))
+    'first | second'
+    """
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return shorten(" | ".join(lines), MAX_MESSAGE) or type(exc).__name__
 
 
 if __name__ == "__main__":

@@ -7,7 +7,9 @@ copies for manuscripts. All writes are atomic (see :mod:`analysis.study.io`).
 
 from __future__ import annotations
 
+import html
 import io
+import re
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -31,6 +33,12 @@ TABLE_STYLE = (
     "<style>table.analysis-table td:first-child, table.analysis-table th:first-child "
     "{text-align: left; white-space: pre;}</style>\n"
 )
+
+# OWASP CSV injection: a spreadsheet treats a cell starting with one of these as a formula
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+# ... but a number written as text ("-1.5", "-0.12 (-0.30 to 0.10)", "+3%") is not one, and
+# the project's own formatted estimates must stay byte-identical
+_NUMBER_TEXT = re.compile(r"[+-]\.?\d[\d.,%\s()\[\]/:;eE+\-\u2212\u2013]*")
 
 _METADATA = {
     "pdf": {"CreationDate": None, "ModDate": None, "Producer": "analysis", "Creator": "analysis"},
@@ -58,15 +66,92 @@ def save_figure(fig, name: str, folder: str | Path, formats: Iterable[str] = FIG
     return written
 
 
+def neutralise_formula(value):
+    """A text cell made safe to open in a spreadsheet (OWASP CSV injection).
+
+    Strings starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return get a
+    leading single quote, so Excel or LibreOffice show them as text instead of running
+    them; numbers written as text (``"-1.5"``, ``"-0.12 (-0.30 to 0.10)"``), a lone ``"-"``
+    and every non-string value are returned unchanged.
+
+    Examples
+    --------
+    >>> print(neutralise_formula('=HYPERLINK("http://x.example","click")'))
+    '=HYPERLINK("http://x.example","click")
+    >>> neutralise_formula("-0.12 (-0.30 to 0.10)"), neutralise_formula(-1.5)
+    ('-0.12 (-0.30 to 0.10)', -1.5)
+    >>> neutralise_formula("-2+3+cmd|' /C calc'!A0")
+    "'-2+3+cmd|' /C calc'!A0"
+    """
+    if not isinstance(value, str) or not value.startswith(FORMULA_TRIGGERS) or value == "-":
+        return value
+    if _NUMBER_TEXT.fullmatch(value.replace(" to ", " ")):
+        return value
+    return "'" + value
+
+
+def neutralise_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with :func:`neutralise_formula` applied to its column names and text cells.
+
+    Returns ``df`` itself when nothing needs changing (so numeric output is untouched).
+
+    Examples
+    --------
+    >>> neutralise_frame(pd.DataFrame({"level": ["@SUM(A1)", "ok"], "n": [1, -2]})).to_dict("list")
+    {'level': ["'@SUM(A1)", 'ok'], 'n': [1, -2]}
+    """
+    columns = [neutralise_formula(c) for c in df.columns]
+    changed = {}
+    for position in _text_positions(df):
+        values = df.iloc[:, position].astype(object).tolist()
+        safe = [neutralise_formula(v) for v in values]
+        if any(a is not b for a, b in zip(values, safe, strict=True)):
+            changed[position] = safe
+    if not changed and columns == list(df.columns):
+        return df
+    out = df.copy()
+    for position, values in changed.items():
+        out.isetitem(position, pd.Series(values, index=df.index, dtype=object))
+    out.columns = columns
+    return out
+
+
+def _text_positions(df: pd.DataFrame) -> list[int]:
+    return [
+        i for i, dtype in enumerate(df.dtypes)
+        if pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype)
+        or isinstance(dtype, pd.CategoricalDtype)
+    ]
+
+
 def table_to_csv(df: pd.DataFrame) -> str:
-    """A tidy table as CSV text with a fixed float format (stable across runs)."""
-    return df.to_csv(index=False, float_format=CSV_FLOAT_FORMAT, lineterminator="\n")
+    """A tidy table as CSV text with a fixed float format (stable across runs).
+
+    Text cells that a spreadsheet would run as a formula are neutralised
+    (:func:`neutralise_formula`).
+
+    Examples
+    --------
+    >>> print(table_to_csv(pd.DataFrame({"level": ["=1+1"], "or": [-0.5]})), end="")
+    level,or
+    '=1+1,-0.5
+    """
+    return neutralise_frame(df).to_csv(index=False, float_format=CSV_FLOAT_FORMAT,
+                                       lineterminator="\n")
 
 
 def table_to_html(df: pd.DataFrame, caption: str | None = None) -> str:
-    """A formatted table as a small standalone HTML fragment."""
-    body = df.to_html(index=False, na_rep="", border=0, classes="analysis-table", escape=True)
-    cap = f"<p class='caption'><strong>{caption}</strong></p>\n" if caption else ""
+    """A formatted table as a small standalone HTML fragment (cells and caption escaped).
+
+    Examples
+    --------
+    >>> "&lt;script&gt;" in table_to_html(pd.DataFrame({"a": [1]}), caption="<script>")
+    True
+    """
+    body = neutralise_frame(df).to_html(index=False, na_rep="", border=0,
+                                        classes="analysis-table", escape=True)
+    cap = (f"<p class='caption'><strong>{html.escape(str(caption), quote=False)}</strong></p>\n"
+           if caption else "")
     return f"{TABLE_STYLE}{cap}{body}\n"
 
 
@@ -77,6 +162,7 @@ def table_to_docx(df: pd.DataFrame, caption: str | None = None) -> bytes:
     from docx import Document
     from docx.shared import Pt
 
+    df = neutralise_frame(df)
     doc = Document()
     props = doc.core_properties
     props.author = "analysis"

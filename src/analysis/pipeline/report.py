@@ -8,6 +8,7 @@ the same content as the Quarto one.
 from __future__ import annotations
 
 import copy
+import re
 import shutil
 import subprocess
 import tempfile
@@ -15,11 +16,14 @@ from pathlib import Path
 
 import nbformat
 
+from analysis.formatting import escape_text
 from analysis.study.io import write_text
 from analysis.study.paths import StudyPaths
 
 QUARTO_MISSING = "Quarto was not found on PATH: building the fallback HTML report with nbconvert."
 _HIDDEN_TAGS = {"parameters", "injected-parameters", "remove-cell"}
+_SCRIPT_MIMETYPES = ("application/javascript", "text/javascript",
+                     "application/vnd.jupyter.widget-view+json")
 
 
 def executed_notebooks(paths: StudyPaths) -> list[Path]:
@@ -31,11 +35,15 @@ def executed_notebooks(paths: StudyPaths) -> list[Path]:
 
 
 def combine_notebooks(notebooks: list[Path], title: str, subtitle: str = "") -> nbformat.NotebookNode:
-    """One notebook holding the narrative and outputs of ``notebooks``, code hidden."""
+    """One notebook holding the narrative and outputs of ``notebooks``, code hidden.
+
+    The title and subtitle are escaped, and every HTML output goes through
+    :func:`sanitize_html`, so neither Quarto nor nbconvert can be made to run a script.
+    """
     combined = nbformat.v4.new_notebook()
-    front = ["---", f'title: "{title}"']
+    front = ["---", f"title: {_yaml_text(title)}"]
     if subtitle:
-        front.append(f'subtitle: "{subtitle}"')
+        front.append(f"subtitle: {_yaml_text(subtitle)}")
     front += [
         "format:", "  html:", "    embed-resources: true", "    toc: true",
         "execute:", "  echo: false", "  warning: false", "---",
@@ -56,6 +64,13 @@ def combine_notebooks(notebooks: list[Path], title: str, subtitle: str = "") -> 
                     o for o in cell.get("outputs", [])
                     if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
                 ]
+                for output in cell.outputs:  # both routes: HTML outputs go through the allow-list
+                    data = output.get("data", {})
+                    for mime in _SCRIPT_MIMETYPES:
+                        data.pop(mime, None)
+                    if "text/html" in data:
+                        html = data["text/html"]
+                        data["text/html"] = sanitize_html("".join(html) if isinstance(html, list) else html)
                 cell.metadata.setdefault("tags", []).append("remove-input")
                 cell.metadata.pop("papermill", None)
                 cell.metadata.pop("execution", None)
@@ -63,6 +78,18 @@ def combine_notebooks(notebooks: list[Path], title: str, subtitle: str = "") -> 
     for i, cell in enumerate(combined.cells):
         cell["id"] = f"cell-{i:04d}"
     return combined
+
+
+def _yaml_text(text: str) -> str:
+    """Study-supplied text as a YAML double-quoted scalar holding escaped Markdown.
+
+    Examples
+    --------
+    >>> _yaml_text('A "b" <script>')
+    '"A &quot;b&quot; &lt;script&gt;"'
+    """
+    escaped = escape_text(" ".join(str(text).split()))
+    return '"' + escaped.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def quarto_available() -> str | None:
@@ -111,7 +138,85 @@ def _render_with_nbconvert(combined, title: str) -> str:
     combined = copy.deepcopy(combined)
     # Quarto takes the title from the front matter; the fallback shows it as a heading
     combined.cells.insert(1, nbformat.v4.new_markdown_cell(
-        f"# {title}\n\n*Rendered by nbconvert: Quarto was not found when this report was built.*"))
+        f"# {escape_text(title)}\n\n"
+        "*Rendered by nbconvert: Quarto was not found when this report was built.*"))
     combined.cells[1]["id"] = "title"
-    body, _ = exporter.from_notebook_node(combined, resources={"metadata": {"name": title}})
-    return body
+    # the template escapes the page <title> itself
+    body, _ = exporter.from_notebook_node(combined, resources={"metadata": {"name": str(title)}})
+    return sanitize_report_body(body)
+
+
+# --------------------------------------------------------------------------------------
+# defence in depth: the notebooks escape study text, and the fallback page is sanitised
+# --------------------------------------------------------------------------------------
+_ALLOWED_TAGS = frozenset({
+    "a", "abbr", "b", "blockquote", "br", "caption", "code", "col", "colgroup", "dd", "del",
+    "details", "div", "dl", "dt", "em", "figcaption", "figure", "h1", "h2", "h3", "h4", "h5",
+    "h6", "hr", "i", "img", "ins", "kbd", "li", "ol", "p", "pre", "s", "samp", "small", "span",
+    "strong", "style", "sub", "summary", "sup", "table", "tbody", "td", "tfoot", "th", "thead",
+    "tr", "u", "ul", "var",
+})
+_COMMON_ATTRIBUTES = ("class", "id", "title", "tabindex", "data-mime-type", "style", "align")
+_TAG_ATTRIBUTES = {
+    "a": ("href", "name"),
+    "img": ("src", "alt", "width", "height"),
+    "td": ("colspan", "rowspan", "halign", "valign"),
+    "th": ("colspan", "rowspan", "halign", "valign"),
+    "table": ("border",),
+    "ol": ("start",),
+}
+_SAFE_HREF = re.compile(r"^(https?:|mailto:|#|[^:/?#]*(?:[/?#]|$))", re.IGNORECASE)
+_SAFE_SRC = re.compile(r"^data:image/(png|jpeg|gif|webp);base64,", re.IGNORECASE)
+_MAIN = re.compile(r"(<main>)(.*)(</main>)", re.DOTALL)
+
+
+def _allowed_attribute(tag: str, name: str, value: str) -> bool:
+    if name.startswith("on"):
+        return False
+    if tag == "a" and name == "href":
+        return bool(_SAFE_HREF.match(value.strip()))
+    if tag == "img" and name == "src":
+        return bool(_SAFE_SRC.match(value.strip()))
+    return name in _COMMON_ATTRIBUTES or name in _TAG_ATTRIBUTES.get(tag, ())
+
+
+def sanitize_html(fragment: str) -> str:
+    """Allow-list sanitiser for report content: no scripts, event handlers or ``javascript:``.
+
+    Tags outside a small formatting/table allow-list are shown as text (escaped), ``on*``
+    attributes are dropped, links may only be ``http(s)``, ``mailto`` or relative, and
+    images only embedded ``data:image/...;base64`` (the report's figures).
+
+    Examples
+    --------
+    >>> sanitize_html('<p onclick="x()">a<script>alert(1)</script></p>')
+    '<p>a&lt;script&gt;alert(1)&lt;/script&gt;</p>'
+    >>> sanitize_html('<a href="javascript:alert(1)">x</a><img src="x" onerror="alert(2)">')
+    '<a>x</a><img>'
+    """
+    import bleach
+    from bleach.css_sanitizer import CSSSanitizer
+
+    return bleach.clean(
+        fragment, tags=_ALLOWED_TAGS, attributes=_allowed_attribute,
+        protocols=["http", "https", "mailto", "data"], strip=False, strip_comments=True,
+        css_sanitizer=CSSSanitizer(),
+    )
+
+
+def sanitize_report_body(page: str) -> str:
+    """Sanitise the content (``<main>`` element) of an nbconvert page, keeping its header.
+
+    The page's own head (styles, MathJax) comes from nbconvert's template; everything
+    between ``<main>`` and ``</main>`` comes from notebooks and goes through
+    :func:`sanitize_html`.
+
+    Examples
+    --------
+    >>> sanitize_report_body("<head></head><main><p>ok<script>x</script></p></main>")
+    '<head></head><main><p>ok&lt;script&gt;x&lt;/script&gt;</p></main>'
+    """
+    match = _MAIN.search(page)
+    if match is None:  # an unknown template: sanitise everything rather than nothing
+        return sanitize_html(page)
+    return page[: match.start(2)] + sanitize_html(match.group(2)) + page[match.end(2):]

@@ -7,16 +7,16 @@ pandera collects all failure cases lazily and this module turns them into
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
-from analysis.errors import DataValidationError, StudyConfigError
+from analysis.errors import DataValidationError, StudyConfigError, Violation, shorten
 from analysis.study.config import Study, Variable
 from analysis.study.io import read_table
 
@@ -25,42 +25,42 @@ TRUE_TEXT = {"1", "1.0", "true", "yes"}
 FALSE_TEXT = {"0", "0.0", "false", "no"}
 
 
-@dataclass(frozen=True)
-class Violation:
-    """One broken rule: which column, which rule, how many rows and which ones.
-
-    Examples
-    --------
-    >>> str(Violation("age", "value above max 100", 2, ("P1", "P9")))
-    "column 'age': value above max 100 (2 rows, e.g. P1, P9)"
-    """
-
-    column: str
-    rule: str
-    count: int = 0
-    examples: tuple[str, ...] = ()
-
-    def __str__(self) -> str:
-        text = f"column {self.column!r}: {self.rule}" if self.column else self.rule
-        if self.count:
-            rows = "row" if self.count == 1 else "rows"
-            text += f" ({self.count} {rows}"
-            text += f", e.g. {', '.join(self.examples)})" if self.examples else ")"
-        return text
-
-
 class UndeclaredColumnsWarning(UserWarning):
     """The raw table has columns the codebook does not declare."""
 
 
 # --- element-wise parsers: text or typed cell -> value, NaN when missing or unparseable ---
 
-def parse_numeric(s: pd.Series) -> pd.Series:
-    """Cells as floats; unparseable cells become NaN (see :func:`is_unparseable`)."""
+def _numeric_or_nan(s: pd.Series) -> pd.Series:
+    """Cells as floats, infinities kept; unparseable cells NaN."""
     if pd.api.types.is_bool_dtype(s):
         return s.astype(float)
+    if not _stores_numbers(s):
+        s = s.astype("string")
     return pd.to_numeric(s.astype("string").str.strip() if s.dtype == object else s,
                          errors="coerce").astype(float)
+
+
+def _stores_numbers(s: pd.Series) -> bool:
+    """Whether a column's storage type can hold numbers (text counts: it is parsed)."""
+    dtype = s.dtype
+    if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_datetime64_any_dtype(dtype):
+        return False
+    if pd.api.types.is_timedelta64_dtype(dtype) or isinstance(dtype, pd.PeriodDtype | pd.IntervalDtype):
+        return False
+    return not pd.api.types.is_complex_dtype(dtype)
+
+
+def parse_numeric(s: pd.Series) -> pd.Series:
+    """Cells as finite floats; unparseable and non-finite cells (``inf``) become NaN.
+
+    Examples
+    --------
+    >>> parse_numeric(pd.Series(["1.5", " 2", "inf", "x"])).tolist()
+    [1.5, 2.0, nan, nan]
+    """
+    values = _numeric_or_nan(s)
+    return values.where(np.isfinite(values))
 
 
 def parse_binary(s: pd.Series) -> pd.Series:
@@ -116,8 +116,10 @@ def _checks_for(var: Variable) -> list[pa.Check]:
         return lambda s: (~_not_missing(s)) | rule(s)
 
     if var.type in ("numeric", "integer"):
-        checks.append(pa.Check(ok_or_missing(lambda s: parse_numeric(s).notna()),
+        checks.append(pa.Check(ok_or_missing(lambda s: _numeric_or_nan(s).notna()),
                                error="not a number"))
+        checks.append(pa.Check(lambda s: ~np.isinf(_numeric_or_nan(s)),
+                               error="not a finite number (inf or a value too large)"))
         if var.type == "integer":
             checks.append(pa.Check(
                 ok_or_missing(lambda s: parse_numeric(s).pipe(lambda x: x.isna() | (x == np.round(x)))),
@@ -145,6 +147,10 @@ def _checks_for(var: Variable) -> list[pa.Check]:
                 checks.append(pa.Check(
                     lambda s, b=limit, op=op: ~getattr(parse_date(s, var.format), op)(b),
                     error=f"date {word} {bound}"))
+    if var.type in ("id", "text", "categorical"):
+        checks.append(pa.Check(
+            lambda s: ~s.astype("string").str.contains("\x00", regex=False).fillna(False).astype(bool),
+            error="contains a NUL byte"))
     if var.required or var.type == "id":
         checks.append(pa.Check(_not_missing, error="missing value in a required column", ignore_na=False))
     return checks
@@ -155,7 +161,7 @@ def build_schema(variables: dict[str, Variable], *, strict: bool = False) -> pa.
 
     Examples
     --------
-    >>> from analysis.study import Variable
+    >>> from analysis.study.config import Variable
     >>> schema = build_schema({"age": Variable("age", "numeric", min=0, max=120)})
     >>> list(schema.columns)
     ['age']
@@ -164,7 +170,7 @@ def build_schema(variables: dict[str, Variable], *, strict: bool = False) -> pa.
         name: pa.Column(
             checks=_checks_for(var),
             nullable=True,
-            unique=var.type == "id",
+            unique=False,  # ids are compared after stripping spaces: see id_violations
             required=True,
             coerce=False,
         )
@@ -185,7 +191,7 @@ def _row_labels(df: pd.DataFrame, index: Iterable, id_col: str | None) -> list[s
         if id_col and id_col in df.columns and isinstance(pos, int | np.integer):
             value = df[id_col].iloc[pos]
             if pd.notna(value) and str(value).strip():
-                label = f"{label} ({id_col}={value})"
+                label = f"{label} ({shorten(id_col)}={shorten(str(value).strip())})"
         labels.append(label)
     return labels
 
@@ -198,11 +204,11 @@ def _violations_from(errors: SchemaErrors, df: pd.DataFrame, id_col: str | None)
         check = str(check)
         if check == "column_in_dataframe":
             for missing in rows["failure_case"]:
-                found.append(Violation(str(missing), "column missing from the data file"))
+                found.append(Violation(shorten(missing), "column missing from the data file"))
             continue
         if check == "column_in_schema":
             for extra in rows["failure_case"]:
-                found.append(Violation(str(extra), "column not declared in the codebook (strict: true)"))
+                found.append(Violation(shorten(extra), "column not declared in the codebook (strict: true)"))
             continue
         if check == "field_uniqueness":
             check = "duplicate id"
@@ -211,6 +217,44 @@ def _violations_from(errors: SchemaErrors, df: pd.DataFrame, id_col: str | None)
         found.append(Violation(column or "", check, len(index),
                                tuple(_row_labels(df, index[:MAX_EXAMPLES], id_col))))
     return found
+
+
+def id_violations(df: pd.DataFrame, variables: dict[str, Variable]) -> list[Violation]:
+    """Ids repeated once surrounding spaces are removed (``" P1"`` and ``"P1"`` are one id).
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"pid": ["P1", " P1", "P2"]})
+    >>> str(id_violations(df, {"pid": Variable("pid", "id")})[0])
+    "column 'pid': duplicate id (2 rows, e.g. row 1 (pid=P1), row 2 (pid=P1))"
+    """
+    found = []
+    for name, var in variables.items():
+        if var.type != "id" or name not in df.columns:
+            continue
+        ids = parse_text(df[name])
+        dupes = ids.notna() & ids.duplicated(keep=False)
+        if dupes.any():
+            rows = list(df.index[dupes.to_numpy()])
+            found.append(Violation(name, "duplicate id", len(rows),
+                                   tuple(_row_labels(df, rows[:MAX_EXAMPLES], name))))
+    return found
+
+
+def storage_violations(df: pd.DataFrame, variables: dict[str, Variable]) -> list[Violation]:
+    """Numeric columns stored as dates, booleans or other non-numbers (e.g. in a Parquet file).
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"age": pd.to_datetime(["2020-01-01"])})
+    >>> str(storage_violations(df, {"age": Variable("age", "numeric", max=100)})[0])
+    "column 'age': stored as datetime64[ns] in the data file, not as numbers"
+    """
+    return [
+        Violation(name, f"stored as {shorten(df[name].dtype)} in the data file, not as numbers")
+        for name, var in variables.items()
+        if var.type in ("numeric", "integer") and name in df.columns and not _stores_numbers(df[name])
+    ]
 
 
 def outcome_violations(values: pd.Series, name: str) -> list[Violation]:
@@ -273,11 +317,18 @@ def validate_table(df: pd.DataFrame, variables: dict[str, Variable], *, declared
             f"{len(undeclared)} column(s) not declared in the codebook were ignored: "
             + ", ".join(map(str, undeclared[:10]))
         )
-    schema = build_schema(variables, strict=strict)
+    stored = storage_violations(df, variables)
+    found += stored
+    # a mistyped column is reported once, as a type problem, not as "above max" per row
+    checked = {name: dataclasses.replace(var, type="text", min=None, max=None)
+               if any(v.column == name for v in stored) else var
+               for name, var in variables.items()}
+    schema = build_schema(checked, strict=strict)
     try:
         schema.validate(df, lazy=True)
     except SchemaErrors as exc:
         found += _violations_from(exc, df, id_col)
+    found += id_violations(df, variables)
     if unique:
         keys = [k for k in unique if k in df.columns]
         dupes = df.duplicated(subset=keys, keep=False) if len(keys) == len(list(unique)) else None

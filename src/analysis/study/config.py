@@ -7,6 +7,7 @@ keys add derivations, visits, treatment options and modelling settings.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,8 +16,141 @@ from typing import Any
 
 import yaml
 
-from analysis.errors import StudyConfigError
+from analysis.errors import StudyConfigError, shorten, shorten_repr
 from analysis.study.paths import StudyPaths, study_paths
+from analysis.study.settings import (  # the defaults are re-exported for old imports
+    MODELLING_DEFAULTS,  # noqa: F401
+    SMOKE_MODELLING,  # noqa: F401
+    ModellingSettings,
+    Subgroup,
+    modelling_problems,
+    parse_subgroups,
+)
+
+EXTERNAL_DATA_ENV = "ANALYSIS_ALLOW_EXTERNAL_DATA"  # "1": data files may lie outside the study folder
+MAX_STUDY_YAML_BYTES = 2_000_000
+
+
+class StudyYamlLoader(yaml.SafeLoader):
+    """YAML's safe loader, stricter: no aliases or anchors and no duplicate keys.
+
+    An alias list nested a few levels deep ("billion laughs") expands to gigabytes, and a
+    duplicated key silently keeps only its last value; both are refused with the key or
+    anchor and its line.
+
+    Examples
+    --------
+    >>> yaml.load("{a: 1, b: 2}", Loader=StudyYamlLoader)
+    {'a': 1, 'b': 2}
+    >>> yaml.load("{a: 1, a: 2}", Loader=StudyYamlLoader)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    analysis.errors.StudyConfigError: line 1: key 'a' appears twice in the same mapping ...
+    """
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise StudyConfigError(
+                f"line {event.start_mark.line + 1}: YAML aliases (*{shorten(event.anchor)}) are not "
+                "allowed in study.yaml: write the value out")
+        event = self.peek_event()
+        if getattr(event, "anchor", None):
+            raise StudyConfigError(
+                f"line {event.start_mark.line + 1}: YAML anchors (&{shorten(event.anchor)}) are not "
+                "allowed in study.yaml: write the value out")
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                hash(key)
+            except TypeError:
+                raise StudyConfigError(
+                    f"line {key_node.start_mark.line + 1}: a mapping key must be a plain value, "
+                    f"not {type(key).__name__}") from None
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise StudyConfigError(
+                    f"line {line}: key {shorten_repr(key)} appears twice in the same mapping "
+                    f"(first on line {seen[key]}): YAML would keep only the last value")
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_study_yaml(path: str | os.PathLike) -> Any:
+    """Load a study.yaml as plain data, refusing anything that is not clean UTF-8 YAML.
+
+    Raises
+    ------
+    StudyConfigError
+        Naming the file and, where known, the line: not UTF-8 text, not valid YAML, an
+        alias or anchor, a duplicated key, or a file larger than 2 MB.
+    """
+    path = Path(path)
+    if path.stat().st_size > MAX_STUDY_YAML_BYTES:
+        raise StudyConfigError(f"{path}: larger than {MAX_STUDY_YAML_BYTES // 1_000_000} MB; "
+                               "is this really a study.yaml?")
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise StudyConfigError(
+            f"{path}: not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}); "
+            "save the file as UTF-8") from None
+    if "\x00" in text:
+        raise StudyConfigError(f"{path}: contains a NUL byte (line {text[:text.index(chr(0))].count(chr(10)) + 1})")
+    try:
+        return yaml.load(text, Loader=StudyYamlLoader)  # noqa: S506 (a SafeLoader subclass)
+    except StudyConfigError as exc:
+        raise StudyConfigError(f"{path}: {exc}") from None
+    except yaml.YAMLError as exc:
+        raise StudyConfigError(f"{path}: not valid YAML: {shorten(exc, 400)}") from None
+    except RecursionError:
+        raise StudyConfigError(f"{path}: not valid YAML: nested too deeply") from None
+
+
+def external_data_allowed() -> bool:
+    """Whether ``$ANALYSIS_ALLOW_EXTERNAL_DATA`` lets data files lie outside the study folder."""
+    return os.environ.get(EXTERNAL_DATA_ENV, "").strip().lower() in {"1", "true", "yes"}
+
+
+def data_path_problem(folder: Path, data: str, key: str = "data") -> str | None:
+    """Why ``data`` (a path from study.yaml) may not be read, or None when it is confined.
+
+    The path must be relative and stay inside the study folder once symlinks are resolved,
+    unless ``ANALYSIS_ALLOW_EXTERNAL_DATA=1`` is set.
+
+    Examples
+    --------
+    >>> data_path_problem(Path("/tmp/p/data/s"), "raw/cohort.csv") is None
+    True
+    >>> data_path_problem(Path("/tmp/p/data/s"), "../../secret.csv")  # doctest: +ELLIPSIS
+    "'data': ../../secret.csv lies outside the study folder ..."
+    """
+    if "\x00" in data:
+        return f"{key!r} contains a NUL byte"
+    if not data.strip():
+        return f"{key!r} is empty"
+    if external_data_allowed():
+        return None
+    if Path(data).is_absolute():
+        return (f"{key!r}: {shorten(data)} is an absolute path; give a path relative to the study "
+                f"folder (or set {EXTERNAL_DATA_ENV}=1 to allow files elsewhere)")
+    base = folder.resolve()
+    target = (folder / data).resolve()
+    if not target.is_relative_to(base):
+        return (f"{key!r}: {shorten(data)} lies outside the study folder {folder} (after following "
+                f"'..' and symlinks); move the file under the study folder (or set "
+                f"{EXTERNAL_DATA_ENV}=1 to allow files elsewhere)")
+    return None
+
+
+def _finite_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 VARIABLE_TYPES = ("numeric", "integer", "binary", "categorical", "id", "date", "text")
 TOP_LEVEL_KEYS = {
@@ -35,6 +169,7 @@ TOP_LEVEL_KEYS = {
     "treatment": "treatment options the prediction tool scores each patient under",
     "modelling": "resampling and model settings",
     "seed": "the study's random seed (default 20241122)",
+    "subgroups": "subgroups of notebook 06: column names (numeric ones banded) or {column: [cuts]}",
 }
 VARIABLE_KEYS = {
     "type", "label", "unit", "min", "max", "levels", "description", "summary",
@@ -43,21 +178,7 @@ VARIABLE_KEYS = {
 SUMMARY_CHOICES = ("mean", "median")
 TRANSFORMS = ("none", "log", "log1p", "sqrt")
 DEFAULT_SEED = 20241122
-# resampling defaults (study.yaml `modelling:` overrides any of them); smoke mode shrinks them
-MODELLING_DEFAULTS = {
-    "outer_splits": 5,        # nested CV: stratified outer folds ...
-    "outer_repeats": 2,       # ... repeated with different splits
-    "inner_splits": 3,        # inner folds for tuning
-    "bootstrap": 200,         # Harrell's bootstrap optimism correction (B)
-    "threshold": None,        # classification threshold (default: the outcome prevalence)
-    "models": None,           # subset of the model zoo (default: all)
-    "clinical_scores": [],    # published scores to compare, e.g. [vedolizumab_cdst]
-    "reference": "logistic",  # the reference model for DeLong tests
-    "continuous_outcome": None,  # optional: linear regression of this column (notebook 04)
-    "imputations": 20,        # multiple imputation (notebook 04)
-}
-SMOKE_MODELLING = {"outer_splits": 3, "outer_repeats": 1, "inner_splits": 2, "bootstrap": 8,
-                   "imputations": 3}
+# MODELLING_DEFAULTS and SMOKE_MODELLING: see analysis.study.settings (the one place)
 
 
 @dataclass(frozen=True)
@@ -152,6 +273,7 @@ class Study:
     treatment: dict[str, Any] | None = None
     modelling: dict[str, Any] = field(default_factory=dict)
     seed: int = DEFAULT_SEED
+    subgroups: tuple[Subgroup, ...] = ()
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -173,12 +295,12 @@ class Study:
         return {n: self.variables[n].as_dict() for n in names if n in self.variables}
 
     def modelling_settings(self, smoke: bool = False) -> dict[str, Any]:
-        """Resampling and model settings: defaults, then study.yaml, then smoke mode."""
-        settings = {**MODELLING_DEFAULTS, **self.modelling}
-        if smoke:
-            for key, value in SMOKE_MODELLING.items():
-                settings[key] = min(settings[key], value)
-        return settings
+        """Resampling and model settings as a plain dict: defaults, then study.yaml, then smoke mode."""
+        return self.settings(smoke).as_dict()
+
+    def settings(self, smoke: bool = False) -> ModellingSettings:
+        """The typed :class:`~analysis.study.settings.ModellingSettings` (selection rule included)."""
+        return ModellingSettings.for_study(self, smoke=smoke)
 
     def label(self, name: str) -> str:
         var = self.variables.get(name)
@@ -205,11 +327,7 @@ def load_study(study: str | os.PathLike, root: str | os.PathLike | None = None) 
         paths = study_paths(str(study), root)
     if not paths.study_yaml.is_file():
         raise StudyConfigError(f"study {paths.study!r} not found: no file {paths.study_yaml}")
-    try:
-        raw = yaml.safe_load(paths.study_yaml.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise StudyConfigError(f"{paths.study_yaml}: not valid YAML: {exc}") from exc
-    return parse_study(raw, paths)
+    return parse_study(read_study_yaml(paths.study_yaml), paths)
 
 
 def parse_study(raw: Any, paths: StudyPaths) -> Study:
@@ -220,13 +338,19 @@ def parse_study(raw: Any, paths: StudyPaths) -> Study:
         raise StudyConfigError(f"{where}: must be a mapping of keys, got {type(raw).__name__}")
     for key in raw:
         if key not in TOP_LEVEL_KEYS:
-            problems.append(f"unknown key {key!r} (known: {', '.join(TOP_LEVEL_KEYS)})")
+            problems.append(f"unknown key {shorten_repr(key)} (known: {', '.join(TOP_LEVEL_KEYS)})")
     for key in ("title", "data", "outcome", "predictors", "variables"):
         if key not in raw:
             problems.append(f"missing required key {key!r} ({TOP_LEVEL_KEYS[key]})")
+    raw = dict(raw)
     for key in ("title", "data", "outcome", "id", "group", "description"):
         if key in raw and raw[key] is not None and not isinstance(raw[key], str):
             problems.append(f"{key!r} must be a string, got {type(raw[key]).__name__}")
+            raw[key] = None  # reported; later checks must not trip over it
+    if isinstance(raw.get("data"), str):
+        problem = data_path_problem(paths.folder, raw["data"])
+        if problem:
+            problems.append(problem)
 
     variables: dict[str, Variable] = {}
     raw_vars = raw.get("variables")
@@ -249,11 +373,12 @@ def parse_study(raw: Any, paths: StudyPaths) -> Study:
     if not isinstance(derive, Mapping):
         problems.append("'derive' must be a mapping: name -> expression")
         derive = {}
+    problems += _expression_problems(derive, "derive", {"visit"} if raw.get("visits") else set())
     derive = {str(k): str(v) for k, v in derive.items()}
     for name in derive:
         if name not in variables:
             problems.append(
-                f"derived variable {name!r} needs an entry under 'variables' "
+                f"derived variable {shorten_repr(name)} needs an entry under 'variables' "
                 "(at least its type)"
             )
 
@@ -262,7 +387,7 @@ def parse_study(raw: Any, paths: StudyPaths) -> Study:
         problems.append("'predictors' must be a list of column names")
         predictors = []
     secondary = raw.get("secondary_outcomes") or []
-    if not isinstance(secondary, list):
+    if not isinstance(secondary, list) or not all(isinstance(p, str) for p in secondary):
         problems.append("'secondary_outcomes' must be a list of column names")
         secondary = []
     outcome = raw.get("outcome")
@@ -297,21 +422,19 @@ def parse_study(raw: Any, paths: StudyPaths) -> Study:
         if raw.get(key) is not None and not isinstance(raw.get(key), Mapping):
             problems.append(f"{key!r} must be a mapping")
     if isinstance(raw.get("modelling"), Mapping):
-        for key, value in raw["modelling"].items():
-            if key not in MODELLING_DEFAULTS:
-                problems.append(f"modelling: unknown key {key!r} (known: {', '.join(MODELLING_DEFAULTS)})")
-            elif key in ("outer_splits", "outer_repeats", "inner_splits", "bootstrap", "imputations") and (
-                not isinstance(value, int) or isinstance(value, bool) or value < 1
-            ):
-                problems.append(f"modelling.{key} must be a positive integer")
+        problems += modelling_problems(raw["modelling"])
+    subgroups, subgroup_problems = parse_subgroups(
+        raw.get("subgroups"), {k: v.type for k, v in variables.items()}, outcome, group
+    )
+    problems += subgroup_problems
     visits = None
     if isinstance(raw.get("visits"), Mapping):
-        visits, visit_problems = _parse_visits(raw["visits"], id_col)
+        visits, visit_problems = _parse_visits(raw["visits"], id_col, paths.folder)
         problems += visit_problems
     treatment = raw.get("treatment")
     if isinstance(treatment, Mapping):
         col = treatment.get("column")
-        if col not in variables or variables[col].type not in ("categorical", "binary"):
+        if not isinstance(col, str) or col not in variables or variables[col].type not in ("categorical", "binary"):
             problems.append("treatment.column must name a categorical variable")
         elif col not in predictors:
             problems.append(f"treatment.column {col!r} must be one of the predictors")
@@ -338,6 +461,7 @@ def parse_study(raw: Any, paths: StudyPaths) -> Study:
         treatment=dict(treatment) if treatment else None,
         modelling=dict(raw.get("modelling") or {}),
         seed=seed,
+        subgroups=subgroups,
         raw=dict(raw),
     )
 
@@ -345,11 +469,36 @@ def parse_study(raw: Any, paths: StudyPaths) -> Study:
 VISIT_KEYS = {"data", "time", "times", "variables", "derive", "label"}
 
 
-def _parse_visits(spec: Mapping, id_col: str | None) -> tuple[Visits | None, list[str]]:
+def _expression_problems(derive: Mapping, where: str, context: set[str]) -> list[str]:
+    """Static checks of each derive expression (size, literals, keyword options)."""
+    from analysis.study.derive import available_functions, check_expression
+
+    functions = {**available_functions(), **dict.fromkeys(context)}
+    problems = []
+    for name, expression in derive.items():
+        if not isinstance(expression, str | int | float) or isinstance(expression, bool):
+            problems.append(f"{where}.{shorten(name)}: the expression must be text, "
+                            f"got {type(expression).__name__}")
+            continue
+        try:
+            check_expression(str(expression), f"{where}.{shorten(name)}", functions)
+        except StudyConfigError as exc:
+            problems.append(str(exc))
+    return problems
+
+
+def _parse_visits(spec: Mapping, id_col: str | None, folder: Path) -> tuple[Visits | None, list[str]]:
     problems = [f"visits: unknown key {k!r} (known: {', '.join(sorted(VISIT_KEYS))})"
                 for k in spec if k not in VISIT_KEYS]
     if not id_col:
         problems.append("visits: the study needs an 'id' column to link visits to patients")
+    for key in ("data", "time", "label"):
+        if spec.get(key) is not None and not isinstance(spec[key], str):
+            problems.append(f"visits.{key} must be a string, got {type(spec[key]).__name__}")
+    if isinstance(spec.get("data"), str):
+        problem = data_path_problem(folder, spec["data"], "visits.data")
+        if problem:
+            problems.append(problem)
     for key in ("data", "time", "times"):
         if key not in spec:
             problems.append(f"visits: missing required key {key!r}")
@@ -378,6 +527,7 @@ def _parse_visits(spec: Mapping, id_col: str | None) -> tuple[Visits | None, lis
     if not isinstance(derive, Mapping):
         problems.append("visits.derive must be a mapping: name -> expression")
         derive = {}
+    problems += _expression_problems(derive, "visits.derive", {"baseline", "patient"})
     derive = {str(k): str(v) for k, v in derive.items()}
     for name in derive:
         if name not in variables:
@@ -388,9 +538,23 @@ def _parse_visits(spec: Mapping, id_col: str | None) -> tuple[Visits | None, lis
                   derive=derive, label=spec.get("label")), []
 
 
+def _is_date(value: Any) -> bool:
+    import datetime
+
+    if isinstance(value, datetime.date):
+        return True
+    if not isinstance(value, str):
+        return False
+    try:
+        datetime.date.fromisoformat(value.strip()[:10])
+    except ValueError:
+        return False
+    return True
+
+
 def _parse_variable(name: str, spec: Any) -> tuple[Variable | None, list[str]]:
     problems: list[str] = []
-    where = f"variables.{name}"
+    where = f"variables.{shorten(name)}"
     if not isinstance(spec, Mapping):
         return None, [f"{where}: must be a mapping like {{type: numeric}}"]
     for key in spec:
@@ -411,16 +575,22 @@ def _parse_variable(name: str, spec: Any) -> tuple[Variable | None, list[str]]:
     for key, value in (("min", lo), ("max", hi)):
         if value is not None:
             if vtype == "date":
+                if not _is_date(value):
+                    problems.append(f"{where}: {key!r} must be a date like 2015-01-01 (got {shorten_repr(value)})")
                 continue
             if vtype not in ("numeric", "integer"):
                 problems.append(f"{where}: {key!r} only applies to numeric, integer or date variables")
-            elif not isinstance(value, int | float) or isinstance(value, bool):
-                problems.append(f"{where}: {key!r} must be a number (got {value!r})")
-    if (
-        isinstance(lo, int | float) and isinstance(hi, int | float)
-        and not isinstance(lo, bool) and not isinstance(hi, bool) and lo > hi
-    ):
+            elif not _finite_number(value):
+                problems.append(f"{where}: {key!r} must be a finite number (got {shorten_repr(value)})")
+    if _finite_number(lo) and _finite_number(hi) and lo > hi:
         problems.append(f"{where}: min ({lo}) is greater than max ({hi})")
+    for key in ("label", "unit", "description", "format"):
+        if spec.get(key) is not None and not isinstance(spec[key], str):
+            problems.append(f"{where}: {key!r} must be text, got {type(spec[key]).__name__}")
+    if spec.get("required") is not None and not isinstance(spec["required"], bool):
+        problems.append(f"{where}: 'required' must be true or false")
+    if isinstance(levels, list) and not all(isinstance(x, str | int | float | bool) for x in levels):
+        problems.append(f"{where}: each of 'levels' must be a plain value (text or number)")
     if spec.get("summary") is not None and spec["summary"] not in SUMMARY_CHOICES:
         problems.append(f"{where}: summary must be one of {SUMMARY_CHOICES}")
     if spec.get("transform") is not None and spec["transform"] not in TRANSFORMS:

@@ -11,7 +11,13 @@ index functions of :mod:`analysis.indices`::
 
 Expressions are parsed with :mod:`ast` and only names, numbers, strings, arithmetic,
 comparisons, ``&``/``|``/``~`` (or ``and``/``or``/``not``) and calls of whitelisted
-functions are allowed: nothing else of Python is reachable.
+functions are allowed: nothing else of Python is reachable. A call may pass only the
+documented keyword options of its function (NumPy's ``out=``, ``where=``, ``dtype=`` ...
+are refused), and evaluation is bounded: an expression is at most
+:data:`MAX_EXPRESSION_CHARS` characters, :data:`MAX_NODES` syntax nodes and
+:data:`MAX_DEPTH` levels deep, integer literals at most :data:`MAX_INT_LITERAL`, exponents at
+most :data:`MAX_EXPONENT` in size, so that ``10**10**10`` fails at once instead of spinning.
+The same evaluator runs the derive rules stored in a saved model's ``model.json``.
 """
 
 from __future__ import annotations
@@ -25,7 +31,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.errors import DataValidationError, IndexInputError, StudyConfigError
+from analysis.errors import DataValidationError, IndexInputError, StudyConfigError, shorten
+
+MAX_EXPRESSION_CHARS = 4000   # characters of one expression
+MAX_NODES = 1000              # syntax-tree nodes of one expression
+MAX_DEPTH = 40                # nesting depth of the syntax tree
+MAX_INT_LITERAL = 10**15      # largest integer literal (ids and counts stay far below)
+MAX_EXPONENT = 100            # largest |exponent| of ``**``
+MAX_POWER_BITS = 4096         # largest exact integer a ``**`` may build (base bits x exponent)
+MAX_SEQUENCE = 10_000         # longest list or string an expression may build
+# call arguments of the functions that are not plain Python functions (NumPy ufuncs, pandas)
+# or that are bound to a context: the keyword names each one documents (none for ufuncs)
+DOCUMENTED_KEYWORDS: dict[str, tuple[str, ...]] = {
+    "log": (), "log1p": (), "exp": (), "sqrt": (), "abs": (), "isna": (), "notna": (),
+    "suffixed": (), "visit": ("name", "time"), "baseline": ("values",), "patient": ("name",),
+}
 
 
 def _as_float(x: Any) -> Any:
@@ -131,6 +151,178 @@ def available_functions() -> dict[str, Callable]:
     return {**INDEX_FUNCTIONS, **HELPERS, "suffixed": None}
 
 
+def allowed_keywords(name: str, function: Callable | None) -> tuple[str, ...] | None:
+    """Keyword arguments a derive expression may pass to ``name``; ``None`` means any name.
+
+    Plain Python functions (the index functions and helpers) allow their named parameters;
+    a function taking ``**columns`` (``table``) allows any column name; NumPy ufuncs and
+    pandas functions allow none, so ``sqrt(age, out=height_cm)`` cannot write into a column.
+
+    Examples
+    --------
+    >>> allowed_keywords("sqrt", np.sqrt)
+    ()
+    >>> allowed_keywords("where", where)
+    ('condition', 'if_true', 'if_false')
+    """
+    if name in DOCUMENTED_KEYWORDS:
+        return DOCUMENTED_KEYWORDS[name]
+    if function is None or not inspect.isfunction(function):
+        return ()
+    params = inspect.signature(function).parameters.values()
+    if any(p.kind == p.VAR_KEYWORD for p in params):
+        return None
+    return tuple(p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+
+
+def _keyword_problem(name: str, function: Callable | None, keywords) -> str | None:
+    allowed = allowed_keywords(name, function)
+    for kw in keywords:
+        if kw.arg is None:
+            return f"{name}(): '**' argument unpacking is not allowed"
+        if allowed is not None and kw.arg not in allowed:
+            known = ", ".join(allowed) if allowed else "none"
+            return (f"{name}() takes no keyword argument {shorten(kw.arg)!r} "
+                    f"(documented keyword options: {known})")
+    return None
+
+
+def _depth(node: ast.AST) -> int:
+    deepest, stack_ = 0, [(node, 1)]
+    while stack_:
+        current, level = stack_.pop()
+        deepest = max(deepest, level)
+        if level > MAX_DEPTH:
+            break
+        stack_.extend((child, level + 1) for child in ast.iter_child_nodes(current))
+    return deepest
+
+
+_ALLOWED_NODES = (ast.Expression, ast.Constant, ast.List, ast.Tuple, ast.Name, ast.Load, ast.BinOp,
+                  ast.UnaryOp, ast.BoolOp, ast.Compare, ast.Call, ast.keyword, ast.unaryop, ast.boolop,
+                  ast.In, ast.NotIn)
+
+
+def _node_problem(node: ast.AST, functions: Mapping[str, Callable]) -> str | None:
+    if isinstance(node, ast.operator) and type(node) not in _BINOPS:
+        return f"operator {type(node).__name__} is not allowed"
+    if isinstance(node, ast.cmpop) and type(node) not in _CMPOPS and not isinstance(node, ast.In | ast.NotIn):
+        return f"comparison {type(node).__name__} is not allowed"
+    if not isinstance(node, _ALLOWED_NODES + (ast.operator, ast.cmpop)):
+        return f"'{shorten(ast.unparse(node))}' is not allowed in an expression"
+    if isinstance(node, ast.Call):
+        if not isinstance(node.func, ast.Name):
+            return f"only plain function calls are allowed ('{shorten(ast.unparse(node.func))}')"
+        name = node.func.id
+        if name not in functions:
+            return f"unknown function {shorten(name)!r} (available: {', '.join(sorted(functions))})"
+        return _keyword_problem(name, functions.get(name), node.keywords)
+    return _literal_problem(node)
+
+
+def _literal_problem(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Constant):
+        value = node.value
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT_LITERAL:
+            return f"integer literal {shorten(value, 20)} is too large (at most {MAX_INT_LITERAL:.0e})"
+        if isinstance(value, float) and not np.isfinite(value):
+            return f"number literal {shorten(ast.unparse(node), 20)} is not finite"
+        if isinstance(value, str) and len(value) > MAX_SEQUENCE:
+            return f"string literal of {len(value)} characters is too long (at most {MAX_SEQUENCE})"
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
+        exponent = node.right.operand if isinstance(node.right, ast.UnaryOp) else node.right
+        if any(isinstance(n, ast.BinOp) and isinstance(n.op, ast.Pow) for n in ast.walk(node.right)):
+            return f"a power inside an exponent ('{shorten(ast.unparse(node))}') is not allowed"
+        if (isinstance(exponent, ast.Constant) and isinstance(exponent.value, int | float)
+                and abs(exponent.value) > MAX_EXPONENT):
+            return f"exponent in '{shorten(ast.unparse(node))}' is too large (|exponent| <= {MAX_EXPONENT})"
+    return None
+
+
+def check_expression(expression: str, where_: str = "derive",
+                     functions: Mapping[str, Callable] | None = None) -> ast.Expression:
+    """Parse ``expression`` and check its size, literals and call keywords before any evaluation.
+
+    Only names, constants, lists, arithmetic, comparisons, boolean operators and calls of
+    ``functions`` (default: :func:`available_functions`; ``visit``, ``baseline``, ``patient``
+    are always known) are allowed, each call with its documented keyword options only.
+
+    Raises
+    ------
+    StudyConfigError
+        Naming ``where_`` (e.g. ``derive.bmi``) and the rule broken.
+
+    Examples
+    --------
+    >>> check_expression("sqrt(age, out=height)", "derive.x")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    analysis.errors.StudyConfigError: derive.x: sqrt() takes no keyword argument 'out' ...
+    >>> check_expression("10 ** 10 ** 10", "derive.y")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    analysis.errors.StudyConfigError: derive.y: a power inside an exponent ...
+    """
+    if not isinstance(expression, str):
+        raise StudyConfigError(f"{where_}: the expression must be text, got {type(expression).__name__}")
+    if len(expression) > MAX_EXPRESSION_CHARS:
+        raise StudyConfigError(f"{where_}: expression of {len(expression)} characters is too long "
+                               f"(at most {MAX_EXPRESSION_CHARS})")
+    try:
+        tree = ast.parse(expression.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise StudyConfigError(f"{where_}: cannot parse {shorten_expression(expression)!r}: {exc.msg}") from exc
+    except (RecursionError, MemoryError, ValueError) as exc:
+        raise StudyConfigError(f"{where_}: cannot parse the expression: "
+                               f"{type(exc).__name__} (too deeply nested or invalid)") from exc
+    nodes = list(ast.walk(tree))
+    if len(nodes) > MAX_NODES:
+        raise StudyConfigError(f"{where_}: expression has {len(nodes)} syntax nodes (at most {MAX_NODES})")
+    if _depth(tree) > MAX_DEPTH:
+        raise StudyConfigError(f"{where_}: expression is nested more than {MAX_DEPTH} levels deep")
+    if functions is None:
+        functions = {"visit": None, "baseline": None, "patient": None, **available_functions()}
+    for node in nodes:
+        problem = _node_problem(node, functions)
+        if problem:
+            raise StudyConfigError(f"{where_}: {problem}")
+    return tree
+
+
+def shorten_expression(expression: str) -> str:
+    """An expression on one line, capped for error messages.
+
+    Examples
+    --------
+    >>> shorten_expression("a  +   b")
+    'a + b'
+    """
+    return shorten(" ".join(str(expression).split()))
+
+
+def _check_power(base, exponent, where_: str) -> None:
+    try:
+        numbers = np.atleast_1d(np.asarray(_as_float(exponent), dtype=float))
+    except (TypeError, ValueError):
+        return  # not numbers: the operator itself will fail with a clear TypeError
+    finite = numbers[np.isfinite(numbers)]
+    if finite.size and np.abs(finite).max() > MAX_EXPONENT:
+        raise StudyConfigError(f"{where_}: exponent {shorten(np.abs(finite).max(), 30)} is too large "
+                               f"(|exponent| <= {MAX_EXPONENT})")
+    if isinstance(base, int) and isinstance(exponent, int) and not isinstance(base, bool):
+        if abs(base).bit_length() * abs(exponent) > MAX_POWER_BITS:
+            raise StudyConfigError(f"{where_}: {shorten(base, 20)} ** {exponent} is too large a number")
+
+
+def _check_sequence(op, left, right, where_: str) -> None:
+    sequences = (str, list, tuple)
+    if op is operator.mul and (isinstance(left, sequences) or isinstance(right, sequences)):
+        raise StudyConfigError(f"{where_}: repeating a string or list with '*' is not allowed")
+    if op is operator.add and isinstance(left, sequences) and isinstance(right, sequences):
+        if len(left) + len(right) > MAX_SEQUENCE:
+            raise StudyConfigError(f"{where_}: a string or list longer than {MAX_SEQUENCE} is not allowed")
+
+
 def _to_bool(x):
     return x.astype("boolean") if isinstance(x, pd.Series) else np.asarray(x, dtype=bool)
 
@@ -149,7 +341,7 @@ class _Evaluator:
     def visit(self, node: ast.AST):
         method = getattr(self, f"visit_{type(node).__name__}", None)
         if method is None:
-            self.fail(f"'{ast.unparse(node)}' is not allowed in an expression")
+            self.fail(f"'{shorten(ast.unparse(node))}' is not allowed in an expression")
         return method(node)
 
     def visit_Expression(self, node):
@@ -158,7 +350,7 @@ class _Evaluator:
     def visit_Constant(self, node):
         if isinstance(node.value, int | float | str | bool) or node.value is None:
             return node.value
-        self.fail(f"constant {node.value!r} is not allowed")
+        self.fail(f"constant {shorten(repr(node.value))} is not allowed")
 
     def visit_List(self, node):
         items = [self.visit(e) for e in node.elts]
@@ -176,15 +368,18 @@ class _Evaluator:
             return self.frame[node.id]
         if node.id in ("True", "False", "None"):
             return {"True": True, "False": False, "None": None}[node.id]
-        self.fail(f"unknown column {node.id!r}")
+        self.fail(f"unknown column {shorten(node.id)!r}")
 
     def visit_BinOp(self, node):
         op = _BINOPS.get(type(node.op))
         if op is None:
-            self.fail(f"operator in '{ast.unparse(node)}' is not allowed")
+            self.fail(f"operator in '{shorten(ast.unparse(node))}' is not allowed")
         left, right = self.visit(node.left), self.visit(node.right)
         if op in (operator.and_, operator.or_):
             return op(_to_bool(left), _to_bool(right))
+        if op is operator.pow:
+            _check_power(left, right, self.where)
+        _check_sequence(op, left, right, self.where)
         return op(left, right)
 
     def visit_UnaryOp(self, node):
@@ -195,7 +390,7 @@ class _Evaluator:
             return value
         if isinstance(node.op, ast.Not | ast.Invert):
             return ~_to_bool(value)
-        self.fail(f"'{ast.unparse(node)}' is not allowed")
+        self.fail(f"'{shorten(ast.unparse(node))}' is not allowed")
 
     def visit_BoolOp(self, node):
         values = [_to_bool(self.visit(v)) for v in node.values]
@@ -215,7 +410,7 @@ class _Evaluator:
                 part = left.isin(list(right))
                 part = ~part if isinstance(op_node, ast.NotIn) else part
             elif op is None:
-                self.fail(f"comparison in '{ast.unparse(node)}' is not allowed")
+                self.fail(f"comparison in '{shorten(ast.unparse(node))}' is not allowed")
             else:
                 part = op(left, right)
                 if isinstance(left, pd.Series):
@@ -255,7 +450,7 @@ class _Evaluator:
 
     def visit_Call(self, node):
         if not isinstance(node.func, ast.Name):
-            self.fail(f"only plain function calls are allowed ('{ast.unparse(node.func)}')")
+            self.fail(f"only plain function calls are allowed ('{shorten(ast.unparse(node.func))}')")
         name = node.func.id
         if name == "suffixed":
             return self.suffixed(node)
@@ -265,6 +460,9 @@ class _Evaluator:
             known = ", ".join(sorted(self.functions))
             self.fail(f"unknown function {name!r} (available: {known})")
         function = self.functions[name]
+        problem = _keyword_problem(name, function, node.keywords)
+        if problem:
+            self.fail(problem)
         if getattr(function, "whole_table", False) and len(self.frame) != len(self.root):
             # baseline()/visit()/patient() look across rows: evaluate them on the whole
             # table, then keep this subset's rows
@@ -278,7 +476,7 @@ class _Evaluator:
             self.fail(f"{name}(): {exc}")
         except IndexInputError as exc:
             # impossible values in the data (e.g. TJC28 > 28): a data error naming the rule
-            from analysis.study.checks import Violation
+            from analysis.errors import Violation
 
             raise DataValidationError([Violation(self.where.removeprefix("derive."), f"{name}(): {exc}")]) from exc
         if isinstance(result, np.ndarray):
@@ -287,11 +485,16 @@ class _Evaluator:
 
 
 def parse_expression(expression: str, where_: str = "derive") -> ast.Expression:
-    """Parse an expression, turning syntax errors into a clear :class:`StudyConfigError`."""
-    try:
-        return ast.parse(expression.strip(), mode="eval")
-    except SyntaxError as exc:
-        raise StudyConfigError(f"{where_}: cannot parse {expression!r}: {exc.msg}") from exc
+    """Parse an expression, turning syntax errors and broken limits into a :class:`StudyConfigError`.
+
+    See :func:`check_expression` for the limits.
+
+    Examples
+    --------
+    >>> type(parse_expression("a + 1")).__name__
+    'Expression'
+    """
+    return check_expression(expression, where_)
 
 
 def evaluate(expression: str, frame: pd.DataFrame, *, name: str = "expression",
@@ -305,9 +508,16 @@ def evaluate(expression: str, frame: pd.DataFrame, *, name: str = "expression",
     4.0
     """
     where_ = f"derive.{name}"
-    tree = parse_expression(expression, where_)
-    evaluator = _Evaluator(frame, functions if functions is not None else available_functions(), where_)
+    functions = functions if functions is not None else available_functions()
+    tree = check_expression(expression, where_, functions)
+    evaluator = _Evaluator(frame, functions, where_)
     result = evaluator.visit(tree)
+    if isinstance(result, pd.DataFrame) or (isinstance(result, np.ndarray) and result.ndim > 1):
+        raise StudyConfigError(f"{where_}: the expression gives a table of {np.shape(result)[1]} columns, "
+                               "not one value per row")
+    if isinstance(result, list | tuple | dict):
+        raise StudyConfigError(f"{where_}: the expression gives a {type(result).__name__}, "
+                               "not one value per row")
     if np.isscalar(result) or result is None:
         result = pd.Series([result] * len(frame), index=frame.index)
     result = pd.Series(result, index=frame.index) if not isinstance(result, pd.Series) else result

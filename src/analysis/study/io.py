@@ -9,6 +9,7 @@ When a notebook runs under :mod:`analysis.pipeline.runner`, writes are additiona
 from __future__ import annotations
 
 import contextlib
+import csv
 import os
 import tempfile
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.errors import StudyConfigError
+from analysis.errors import StudyConfigError, shorten
 
 RUN_MANIFEST_ENV = "ANALYSIS_RUN_MANIFEST"
 PARTIAL_SUFFIX = ".partial"
@@ -32,7 +33,9 @@ def read_table(path: str | os.PathLike, *, as_text: bool = True) -> pd.DataFrame
     Raises
     ------
     StudyConfigError
-        If the file is missing, has an unknown extension or cannot be parsed.
+        If the file is missing, has an unknown extension or cannot be parsed; if a CSV holds
+        a NUL byte (the parser would silently cut the cell there); or if a column name
+        appears twice in the header (pandas would silently rename the second to ``age.1``).
 
     Examples
     --------
@@ -49,19 +52,70 @@ def read_table(path: str | os.PathLike, *, as_text: bool = True) -> pd.DataFrame
     try:
         if suffix in {".csv", ".txt", ".tsv"}:
             sep = "\t" if suffix == ".tsv" else ","
+            _check_no_nul(path)
+            _check_header(path.name, _csv_header(path, sep))
             return pd.read_csv(
                 path, sep=sep, dtype=str if as_text else None, na_values=NA_VALUES,
                 keep_default_na=False, skipinitialspace=True,
             )
         if suffix in {".xlsx", ".xls"}:
+            header = pd.read_excel(path, header=None, nrows=1, dtype=object)
+            _check_header(path.name, [] if header.empty else header.iloc[0].tolist())
             return pd.read_excel(path, dtype=object if as_text else None)
         if suffix in {".parquet", ".pq"}:
+            import pyarrow.parquet as pq
+
+            _check_header(path.name, pq.read_schema(path).names)
             return pd.read_parquet(path)
+    except StudyConfigError:
+        raise
     except Exception as exc:  # the parser's own message is the useful part
-        raise StudyConfigError(f"cannot read {path.name}: {type(exc).__name__}: {exc}") from exc
+        raise StudyConfigError(f"cannot read {path.name}: {type(exc).__name__}: {shorten(exc, 300)}") from exc
     raise StudyConfigError(
         f"unsupported data file type {suffix!r} for {path.name} (use .csv, .xlsx or .parquet)"
     )
+
+
+def _check_no_nul(path: Path, chunk: int = 1 << 20) -> None:
+    """Refuse a text table holding a NUL byte, naming its line."""
+    line, offset = 1, 0
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            at = block.find(b"\x00")
+            if at >= 0:
+                line += block[:at].count(b"\n")
+                raise StudyConfigError(
+                    f"{path.name}: line {line} contains a NUL byte (byte {offset + at + 1}); "
+                    "a text table cannot hold one: is this a binary file or a damaged export?")
+            line += block.count(b"\n")
+            offset += len(block)
+
+
+def _csv_header(path: Path, sep: str) -> list[str]:
+    with open(path, encoding="utf-8", newline="") as fh:
+        return next(csv.reader(fh, delimiter=sep, skipinitialspace=True), [])
+
+
+def _check_header(source: str, names) -> None:
+    """Refuse a header naming a column twice (after stripping spaces), naming it.
+
+    Examples
+    --------
+    >>> _check_header("t.csv", ["id", "age", " age"])
+    Traceback (most recent call last):
+    ...
+    analysis.errors.StudyConfigError: t.csv: column 'age' appears more than once in the header (columns 2 and 3)
+    """
+    seen: dict[str, int] = {}
+    for position, name in enumerate(names, start=1):
+        if name is None or (isinstance(name, float) and pd.isna(name)):
+            continue
+        key = str(name).strip()
+        if key in seen:
+            raise StudyConfigError(
+                f"{source}: column {shorten(key)!r} appears more than once in the header "
+                f"(columns {seen[key]} and {position})")
+        seen[key] = position
 
 
 @contextlib.contextmanager

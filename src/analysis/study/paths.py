@@ -35,7 +35,7 @@ def project_root(start: str | os.PathLike | None = None) -> Path:
 
 @dataclass(frozen=True)
 class StudyPaths:
-    """The folders of one study.
+    """The folders of one study and the files that two stages share.
 
     Examples
     --------
@@ -72,6 +72,19 @@ class StudyPaths:
         return self.processed / "visits.parquet"
 
     @property
+    def oof_predictions(self) -> Path:
+        """Out-of-fold predictions of every model (written by notebook 05, read by 06).
+
+        Patient-level, so kept under ``processed/`` and out of the report.
+
+        Examples
+        --------
+        >>> StudyPaths("s", root=Path("/p")).oof_predictions.as_posix()
+        '/p/data/s/processed/oof_predictions.parquet'
+        """
+        return self.processed / "oof_predictions.parquet"
+
+    @property
     def reports(self) -> Path:
         return self.root / "reports" / self.study
 
@@ -88,8 +101,30 @@ class StudyPaths:
         return self.reports / "notebooks"
 
     @property
+    def model_comparison(self) -> Path:
+        """The comparison table with the selected model (written by notebook 05, read by 06).
+
+        Examples
+        --------
+        >>> StudyPaths("s", root=Path("/p")).model_comparison.name
+        'model_comparison.csv'
+        """
+        return self.table("model_comparison")
+
+    @property
     def model(self) -> Path:
+        """The folder of the final model (written by notebook 06, read by ``predict``)."""
         return self.reports / "model"
+
+    def table(self, name: str) -> Path:
+        """The tidy CSV of the report table ``name`` (as written by ``save_table``).
+
+        Examples
+        --------
+        >>> StudyPaths("s", root=Path("/p")).table("validation").as_posix()
+        '/p/reports/s/tables/validation.csv'
+        """
+        return self.tables / f"{name}.csv"
 
     @property
     def report_html(self) -> Path:

@@ -12,16 +12,8 @@ from analysis.evaluation.metrics import (
     classification_at_threshold,
     delong_auc,
     delong_test,
-    log_loss,
-    scaled_brier,
 )
-from analysis.evaluation.scores import (
-    calibration_error_summary,
-    calibration_row,
-    ici_only,
-    mann_whitney_auc,
-    or_none,
-)
+from analysis.evaluation.scores import clipped_calibration, score_binary
 from analysis.validation.resampling import NestedCVResult, oof_probabilities
 from analysis.validation.selection import SelectionRule, select_model
 
@@ -37,6 +29,26 @@ COMPARISON_COLUMNS = (
     "ici",
     "selected",
 )
+
+#: The :func:`analysis.evaluation.scores.score_binary` scores of each comparison row.
+_ROW_SCORES = ("brier", "scaled_brier", "log_loss", "ici", "e50", "e90")
+
+
+def _fold_auc(y: np.ndarray, p: np.ndarray) -> float:
+    return score_binary(y, p, metrics=["auc"])["auc"]
+
+
+def _ici(y: np.ndarray, p: np.ndarray) -> float:
+    return score_binary(y, p, metrics=["ici"])["ici"]
+
+
+def _ici_interval(y: np.ndarray, p: np.ndarray, n_boot: int, seed: int) -> tuple[float, float]:
+    """Percentile bootstrap interval of the ICI; NaN when fewer than 2 resamples define it."""
+    try:
+        b = bootstrap_ci(_ici, y, p, n_boot=n_boot, seed=seed)
+    except AnalysisError:
+        return np.nan, np.nan
+    return b.ci_lower, b.ci_upper
 
 
 def compare_models(
@@ -67,11 +79,12 @@ def compare_models(
                                             Dividing by ``sqrt(K)`` rather than
                                             ``sqrt(K x repeats)`` is deliberate: repeats
                                             reuse the same patients.
-    ``brier``, ``scaled_brier``,            :mod:`analysis.evaluation.metrics`; Brier and ICI CIs by a
-    ``log_loss``, ``brier_ci_*``            stratified percentile bootstrap of ``p``
-                                            (``n_boot``, ``seed``; NaN if ``n_boot=0``)
-    ``calibration_intercept/slope`` + CIs   :func:`analysis.evaluation.calibration.calibration_intercept_slope`
-    ``ici, e50, e90``, ``ici_ci_*``         :func:`analysis.evaluation.calibration.calibration_errors`
+    ``brier``, ``scaled_brier``,            :func:`analysis.evaluation.scores.score_binary`;
+    ``log_loss``, ``brier_ci_*``            Brier and ICI CIs by a stratified percentile
+                                            bootstrap of ``p`` (``n_boot``, ``seed``; NaN if
+                                            ``n_boot=0`` or undefined)
+    ``calibration_intercept/slope`` + CIs   :func:`analysis.evaluation.scores.clipped_calibration`
+    ``ici, e50, e90``, ``ici_ci_*``         :func:`analysis.evaluation.scores.score_binary`
     ``sensitivity ... npv``                 at ``p >= threshold``
     ``delong_p_vs_reference``               paired DeLong test against ``reference``
     ``complexity``                          the spec's rank
@@ -113,6 +126,7 @@ def compare_models(
     Examples
     --------
     >>> from analysis.models.zoo import model_zoo
+    >>> from analysis.validation.resampling import nested_cv
     >>> rng = np.random.default_rng(0)
     >>> X = pd.DataFrame({"x": rng.normal(size=80)})
     >>> y = (X["x"] + rng.normal(size=80) > 0).astype(int).to_numpy()
@@ -146,7 +160,7 @@ def compare_models(
     k = result.settings["outer_splits"]
     fold_auc = (
         result.predictions.groupby(["model", "repeat", "fold"], sort=False)[["y", "probability"]]
-        .apply(lambda g: mann_whitney_auc(g["y"].to_numpy(), g["probability"].to_numpy()))
+        .apply(lambda g: _fold_auc(g["y"].to_numpy(), g["probability"].to_numpy()))
         .rename("auc")
         .reset_index()
     )
@@ -170,24 +184,23 @@ def compare_models(
                 auc_se=a.se,
                 auc_cv_se=cv_se,
             )
-        row["brier"] = brier_score(yi, p)
-        ci, cl, cu, cs, sl, su = calibration_row(yi, p)
+        scores = score_binary(yi, p, metrics=_ROW_SCORES)
+        cal = clipped_calibration(yi, p).set_index("metric")
+        ci, cl, cu = cal.loc["calibration_intercept", ["estimate", "ci_lower", "ci_upper"]]
+        cs, sl, su = cal.loc["calibration_slope", ["estimate", "ci_lower", "ci_upper"]]
         if constant:
             cs = sl = su = np.nan
-        row["calibration_intercept"] = ci
-        row["calibration_slope"] = cs
-        ici, e50, e90 = calibration_error_summary(yi, p)
-        row["ici"] = ici
+        row["brier"] = scores["brier"]
+        row["calibration_intercept"] = float(ci)
+        row["calibration_slope"] = float(cs)
+        row["ici"] = scores["ici"]
         row["selected"] = False
-        row["scaled_brier"] = scaled_brier(yi, p)
-        row["log_loss"] = log_loss(yi, p)
+        row["scaled_brier"] = scores["scaled_brier"]
+        row["log_loss"] = scores["log_loss"]
         if n_boot:
             b = bootstrap_ci(brier_score, yi, p, n_boot=int(n_boot), seed=seed)
             row["brier_ci_lower"], row["brier_ci_upper"] = b.ci_lower, b.ci_upper
-            bi = or_none(bootstrap_ci, ici_only, yi, p, n_boot=int(n_boot), seed=seed)
-            row["ici_ci_lower"], row["ici_ci_upper"] = (
-                (bi.ci_lower, bi.ci_upper) if bi is not None else (np.nan, np.nan)
-            )
+            row["ici_ci_lower"], row["ici_ci_upper"] = _ici_interval(yi, p, int(n_boot), seed)
         else:
             row.update(
                 brier_ci_lower=np.nan,
@@ -196,12 +209,12 @@ def compare_models(
                 ici_ci_upper=np.nan,
             )
         row.update(
-            calibration_intercept_ci_lower=cl,
-            calibration_intercept_ci_upper=cu,
-            calibration_slope_ci_lower=sl,
-            calibration_slope_ci_upper=su,
-            e50=e50,
-            e90=e90,
+            calibration_intercept_ci_lower=float(cl),
+            calibration_intercept_ci_upper=float(cu),
+            calibration_slope_ci_lower=float(sl),
+            calibration_slope_ci_upper=float(su),
+            e50=scores["e50"],
+            e90=scores["e90"],
         )
         cls = classification_at_threshold(yi, p, float(threshold)).set_index("metric")["estimate"]
         row.update({m: float(cls[m]) for m in ("sensitivity", "specificity", "ppv", "npv")})

@@ -21,8 +21,10 @@ for ranking alone (AUC) or for an arbitrary threshold (accuracy).
 
 Every fit runs with BLAS/OpenMP limited to one thread (threadpoolctl): parallelism is
 over tasks, and single-threaded fits are both faster on small data and reproducible.
-Probabilities of exactly 0 or 1 (possible for random forests) are clipped to
-``[1e-6, 1 - 1e-6]`` before logit-based calibration measures are computed.
+Every score comes from :func:`analysis.evaluation.scores.score_binary`, which clips
+probabilities of exactly 0 or 1 (possible for random forests) to
+``[PROB_CLIP, 1 - PROB_CLIP]`` (:data:`analysis.validators.PROB_CLIP`) before the
+logit-based calibration measures are computed.
 """
 
 from __future__ import annotations
@@ -43,15 +45,10 @@ from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from analysis.errors import AnalysisError
-from analysis.evaluation.calibration import calibration_intercept_slope
-from analysis.evaluation.metrics import (
-    log_loss,
-)
-from analysis.evaluation.scores import calibration_error_summary, mann_whitney_auc, or_none
+from analysis.evaluation.scores import score_binary
 from analysis.models.estimators import FixedScoreClassifier
 from analysis.models.tuning import grid_search
 from analysis.models.zoo import ModelSpec
-from analysis.validators import PROB_CLIP
 
 __all__ = [
     "OPTIMISM_METRICS",
@@ -501,27 +498,13 @@ def fit_final(spec: ModelSpec, X: pd.DataFrame, y, *, inner_splits: int = 3, see
 
 
 def _metric_values(y: np.ndarray, p: np.ndarray, metrics: Sequence[str]) -> dict[str, float]:
-    """Metrics of ``p`` on ``y`` plus the calibration slope (NaN where undefined)."""
-    out: dict[str, float] = {}
-    pc = np.clip(p, PROB_CLIP, 1 - PROB_CLIP)
-    cal = or_none(calibration_intercept_slope, y, pc)  # also needed for the shrinkage factor
-    cal = None if cal is None else cal.set_index("metric")["estimate"]
-    both = 0 < y.sum() < y.size
-    for m in metrics:
-        if m == "auc":
-            out[m] = mann_whitney_auc(y, p)
-        elif m == "brier":
-            out[m] = float(np.mean((p - y) ** 2))
-        elif m == "scaled_brier":
-            prev = y.mean()
-            out[m] = 1 - float(np.mean((p - y) ** 2)) / (prev * (1 - prev)) if both else np.nan
-        elif m == "log_loss":
-            out[m] = log_loss(y, p)
-        elif m in ("calibration_intercept", "calibration_slope"):
-            out[m] = float(cal[m]) if cal is not None else np.nan
-        elif m == "ici":
-            out[m] = calibration_error_summary(y, p)[0] if both else np.nan
-    out["_slope"] = float(cal["calibration_slope"]) if cal is not None else np.nan
+    """:func:`score_binary` of ``metrics`` plus the calibration slope as ``_slope``.
+
+    The slope is always computed: the shrinkage factor is its mean over the replicates.
+    """
+    scores = score_binary(y, p, metrics=list(dict.fromkeys([*metrics, "calibration_slope"])))
+    out = {m: scores[m] for m in metrics}
+    out["_slope"] = scores["calibration_slope"]
     return out
 
 

@@ -1,80 +1,18 @@
-"""The pre-specified, mechanical rule that selects one model."""
+"""Apply the pre-specified, mechanical rule that selects one model.
+
+The rule itself, :class:`SelectionRule`, is study policy and lives with the study
+settings (:mod:`analysis.study.settings`); it is re-exported here.
+"""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from analysis.errors import AnalysisError
+from analysis.study.settings import SelectionRule
 
-
-@dataclass(frozen=True)
-class SelectionRule:
-    """The pre-specified, mechanical rule that picks one model from a comparison table.
-
-    1. Models in ``exclude`` (the intercept-only benchmark) are never candidates.
-    2. A candidate is *eligible* when its calibration slope lies in ``slope_range``
-       (inclusive); if no candidate is eligible, all candidates are used and the
-       chosen model is flagged "needs recalibration" (notebook 06 then saves it
-       recalibrated on its out-of-fold predictions: :mod:`analysis.models.recalibration`).
-    3. Among eligible models take the highest AUC (the best); every eligible model with
-       AUC >= best AUC - ``n_se`` x the best model's SE (column ``se_column``; if that is
-       missing or NaN, ``auc_se``; if that too, no tolerance) is within one SE.
-    4. Of those, the lowest complexity wins; ties go to the higher AUC, then to the
-       earlier row.
-
-    Parameters
-    ----------
-    se_column : str, default "auc_cv_se"
-        Column with the standard error of the AUC used for the tolerance.
-    n_se : float, default 1.0
-        Tolerance in standard errors.
-    slope_range : tuple of float, default (0.8, 1.2)
-        Acceptable calibration slopes.
-    exclude : tuple of str, default ("intercept_only",)
-        Models that are benchmarks only.
-
-    Examples
-    --------
-    >>> SelectionRule().describe()[:40]
-    'Among the candidate models (all except t'
-    """
-
-    se_column: str = "auc_cv_se"
-    n_se: float = 1.0
-    slope_range: tuple[float, float] = (0.8, 1.2)
-    exclude: tuple[str, ...] = ("intercept_only",)
-
-    def describe(self) -> str:
-        """One paragraph describing the rule, for the methods section of a report.
-
-        Examples
-        --------
-        >>> "one standard error" in SelectionRule().describe()
-        True
-        """
-        lo, hi = self.slope_range
-        se_text = {
-            "auc_cv_se": "the standard deviation of its per-fold cross-validated AUCs "
-            "divided by the square root of the number of folds",
-            "auc_se": "its DeLong standard error",
-        }.get(self.se_column, f"column '{self.se_column}'")
-        n_text = "one standard error" if self.n_se == 1 else f"{self.n_se:g} standard errors"
-        excluded = ", ".join(self.exclude) if self.exclude else "none"
-        return (
-            f"Among the candidate models (all except the benchmark(s): {excluded}), models "
-            f"whose calibration slope lay outside [{lo:g}, {hi:g}] were ineligible; among the "
-            f"eligible models, the model with the highest cross-validated AUC was identified "
-            f"and, following the {n_text} rule, the least complex model whose AUC was within "
-            f"{n_text} of it (the best model's standard error being {se_text}) was selected, "
-            f"ties in complexity going to the higher AUC. Complexity ranks: clinical score 0, "
-            f"logistic and penalised logistic regression 1, support vector machine, random "
-            f"forest and gradient boosting 3, neural network 4. Had no model been eligible, "
-            f"the same rule would have been applied to all candidates and the chosen model "
-            f"recalibrated (logistic recalibration on its out-of-fold predictions) before use."
-        )
+__all__ = ["SelectionRule", "se_series", "select_model", "selected_model"]
 
 
 def select_model(table: pd.DataFrame, *, rule: SelectionRule | None = None) -> pd.DataFrame:
@@ -187,3 +125,19 @@ def se_series(table: pd.DataFrame, column: str) -> pd.Series:
     if "auc_se" in table.columns:
         se = se.where(np.isfinite(se), table["auc_se"].astype(float))
     return se
+
+
+def selected_model(table: pd.DataFrame) -> str:
+    """The name of the model a comparison table marks as selected (column ``selected``).
+
+    Examples
+    --------
+    >>> selected_model(pd.DataFrame({"model": ["a", "b"], "selected": [False, True]}))
+    'b'
+    """
+    if not {"model", "selected"} <= set(table.columns):
+        raise AnalysisError("table must have columns 'model' and 'selected' (see select_model)")
+    chosen = table.loc[table["selected"].astype(bool), "model"]
+    if len(chosen) != 1:
+        raise AnalysisError(f"table: exactly one model must be selected, found {len(chosen)}")
+    return str(chosen.item())

@@ -1,0 +1,408 @@
+"""Modelling policy of a study: resampling settings, smoke mode, the selection rule, subgroups.
+
+study.yaml's ``modelling:`` block is parsed here into a typed, frozen
+:class:`ModellingSettings`; the defaults and the smaller values of smoke mode live here
+and nowhere else.  The pre-specified :class:`SelectionRule` that notebook 05 applies and
+notebook 06 honours is part of the settings, so both notebooks use the same rule.  The
+optional top-level ``subgroups:`` key (the subgroups of notebook 06) is parsed by
+:func:`parse_subgroups`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from analysis.errors import StudyConfigError
+
+__all__ = [
+    "DEFAULT_BANDS",
+    "MODELLING_DEFAULTS",
+    "SMOKE_MODELLING",
+    "ModellingSettings",
+    "SelectionRule",
+    "Subgroup",
+    "modelling_problems",
+    "parse_subgroups",
+]
+
+#: study.yaml ``modelling:`` keys and their defaults (``selection`` is parsed separately).
+MODELLING_DEFAULTS = {
+    "outer_splits": 5,        # nested CV: stratified outer folds ...
+    "outer_repeats": 2,       # ... repeated with different splits
+    "inner_splits": 3,        # inner folds for tuning
+    "bootstrap": 200,         # Harrell's bootstrap optimism correction (B)
+    "threshold": None,        # classification threshold (default: the outcome prevalence)
+    "models": None,           # subset of the model zoo (default: all)
+    "clinical_scores": [],    # published scores to compare, e.g. [vedolizumab_cdst]
+    "reference": "logistic",  # the reference model for DeLong tests
+    "continuous_outcome": None,  # optional: linear regression of this column (notebook 04)
+    "imputations": 20,        # multiple imputation (notebook 04)
+}
+#: Smoke mode (fast test runs): every count is capped at this value; ``shap_method`` is replaced.
+SMOKE_MODELLING = {
+    "outer_splits": 3, "outer_repeats": 1, "inner_splits": 2, "bootstrap": 8, "imputations": 3,
+    "comparison_boot": 50, "calibration_boot": 20, "permutation_repeats": 3,
+    "shap_background": 30, "shap_method": "permutation",
+}
+_COUNTS = ("outer_splits", "outer_repeats", "inner_splits", "bootstrap", "imputations")
+_SELECTION_KEYS = ("slope_range", "n_se", "se_column")
+#: Cut points of a numeric subgroup given without its own (the age bands <40, 40–59, ≥60).
+DEFAULT_BANDS = (40.0, 60.0)
+
+
+@dataclass(frozen=True)
+class SelectionRule:
+    """The pre-specified, mechanical rule that picks one model from a comparison table.
+
+    1. Models in ``exclude`` (the intercept-only benchmark) are never candidates.
+    2. A candidate is *eligible* when its calibration slope lies in ``slope_range``
+       (inclusive); if no candidate is eligible, all candidates are used and the
+       chosen model is flagged "needs recalibration" (notebook 06 then saves it
+       recalibrated on its out-of-fold predictions: :mod:`analysis.models.recalibration`).
+    3. Among eligible models take the highest AUC (the best); every eligible model with
+       AUC >= best AUC - ``n_se`` x the best model's SE (column ``se_column``; if that is
+       missing or NaN, ``auc_se``; if that too, no tolerance) is within one SE.
+    4. Of those, the lowest complexity wins; ties go to the higher AUC, then to the
+       earlier row.
+
+    Applied by :func:`analysis.validation.selection.select_model`.
+
+    Parameters
+    ----------
+    se_column : str, default "auc_cv_se"
+        Column with the standard error of the AUC used for the tolerance.
+    n_se : float, default 1.0
+        Tolerance in standard errors.
+    slope_range : tuple of float, default (0.8, 1.2)
+        Acceptable calibration slopes.
+    exclude : tuple of str, default ("intercept_only",)
+        Models that are benchmarks only.
+
+    Examples
+    --------
+    >>> SelectionRule().describe()[:40]
+    'Among the candidate models (all except t'
+    >>> SelectionRule().slope_ok(1.25)
+    False
+    """
+
+    se_column: str = "auc_cv_se"
+    n_se: float = 1.0
+    slope_range: tuple[float, float] = (0.8, 1.2)
+    exclude: tuple[str, ...] = ("intercept_only",)
+
+    def slope_ok(self, slope: float) -> bool:
+        """Whether a calibration slope lies in ``slope_range`` (inclusive).
+
+        Examples
+        --------
+        >>> SelectionRule(slope_range=(0.9, 1.1)).slope_ok(0.9)
+        True
+        """
+        low, high = self.slope_range
+        return bool(low <= slope <= high)
+
+    def describe(self) -> str:
+        """One paragraph describing the rule, for the methods section of a report.
+
+        Examples
+        --------
+        >>> "one standard error" in SelectionRule().describe()
+        True
+        """
+        lo, hi = self.slope_range
+        se_text = {
+            "auc_cv_se": "the standard deviation of its per-fold cross-validated AUCs "
+            "divided by the square root of the number of folds",
+            "auc_se": "its DeLong standard error",
+        }.get(self.se_column, f"column '{self.se_column}'")
+        n_text = "one standard error" if self.n_se == 1 else f"{self.n_se:g} standard errors"
+        excluded = ", ".join(self.exclude) if self.exclude else "none"
+        return (
+            f"Among the candidate models (all except the benchmark(s): {excluded}), models "
+            f"whose calibration slope lay outside [{lo:g}, {hi:g}] were ineligible; among the "
+            f"eligible models, the model with the highest cross-validated AUC was identified "
+            f"and, following the {n_text} rule, the least complex model whose AUC was within "
+            f"{n_text} of it (the best model's standard error being {se_text}) was selected, "
+            f"ties in complexity going to the higher AUC. Complexity ranks: clinical score 0, "
+            f"logistic and penalised logistic regression 1, support vector machine, random "
+            f"forest and gradient boosting 3, neural network 4. Had no model been eligible, "
+            f"the same rule would have been applied to all candidates and the chosen model "
+            f"recalibrated (logistic recalibration on its out-of-fold predictions) before use."
+        )
+
+
+@dataclass(frozen=True)
+class ModellingSettings:
+    """Resampling and model settings of a study (study.yaml ``modelling:``), smoke mode applied.
+
+    Build one with :meth:`from_mapping` or :meth:`for_study`.  The fields named in
+    :data:`MODELLING_DEFAULTS` are study.yaml keys; ``selection:`` (``slope_range``,
+    ``n_se``, ``se_column``) sets the :class:`SelectionRule`, whose ``exclude`` is always
+    the intercept-only benchmark plus the published ``clinical_scores`` (comparators, not
+    candidates).  ``comparison_boot`` .. ``shap_method`` size the confidence intervals,
+    calibration bands and explanations of notebooks 05 and 06; they change only in smoke mode.
+
+    Examples
+    --------
+    >>> s = ModellingSettings.from_mapping({"bootstrap": 50, "selection": {"n_se": 2}})
+    >>> s.bootstrap, s.outer_splits, s.rule.n_se
+    (50, 5, 2.0)
+    >>> ModellingSettings.from_mapping({"bootstrap": 50}, smoke=True).bootstrap
+    8
+    """
+
+    outer_splits: int = 5
+    outer_repeats: int = 2
+    inner_splits: int = 3
+    bootstrap: int = 200
+    threshold: float | None = None
+    models: tuple[str, ...] | None = None
+    clinical_scores: tuple[str, ...] = ()
+    reference: str = "logistic"
+    continuous_outcome: str | None = None
+    imputations: int = 20
+    rule: SelectionRule = field(default_factory=SelectionRule)
+    smoke: bool = False
+    comparison_boot: int = 200
+    calibration_boot: int = 200
+    permutation_repeats: int = 20
+    shap_background: int = 100
+    shap_method: str = "auto"
+
+    @classmethod
+    def from_mapping(cls, raw: Mapping | None, *, smoke: bool = False) -> ModellingSettings:
+        """Parse a ``modelling:`` block (``None``: all defaults).
+
+        Raises
+        ------
+        StudyConfigError
+            Naming every unknown key and every value of the wrong type.
+
+        Examples
+        --------
+        >>> ModellingSettings.from_mapping({"bootstrapp": 10})  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        analysis.errors.StudyConfigError: modelling: unknown key 'bootstrapp' (known: ...)
+        """
+        problems = modelling_problems(raw)
+        if problems:
+            raise StudyConfigError("; ".join(problems))
+        raw = dict(raw or {})
+        selection = dict(raw.pop("selection", None) or {})
+        values = {**MODELLING_DEFAULTS, **raw}
+        rule = SelectionRule(
+            se_column=selection.get("se_column", "auc_cv_se"),
+            n_se=float(selection.get("n_se", 1.0)),
+            slope_range=tuple(float(v) for v in selection.get("slope_range", (0.8, 1.2))),
+            exclude=("intercept_only", *(values["clinical_scores"] or ())),
+        )
+        settings = cls(
+            **{k: values[k] for k in _COUNTS},
+            threshold=None if values["threshold"] is None else float(values["threshold"]),
+            models=None if values["models"] is None else tuple(values["models"]),
+            clinical_scores=tuple(values["clinical_scores"] or ()),
+            reference=values["reference"],
+            continuous_outcome=values["continuous_outcome"],
+            rule=rule,
+        )
+        return settings.smoke_mode() if smoke else settings
+
+    @classmethod
+    def for_study(cls, study: Any, *, smoke: bool = False) -> ModellingSettings:
+        """The settings of a :class:`~analysis.study.config.Study` (its ``modelling`` block).
+
+        Examples
+        --------
+        >>> from types import SimpleNamespace
+        >>> ModellingSettings.for_study(SimpleNamespace(modelling={}), smoke=True).outer_splits
+        3
+        """
+        return cls.from_mapping(getattr(study, "modelling", None), smoke=smoke)
+
+    def smoke_mode(self) -> ModellingSettings:
+        """The same settings shrunk for a fast test run (:data:`SMOKE_MODELLING`).
+
+        Examples
+        --------
+        >>> s = ModellingSettings(bootstrap=5).smoke_mode()
+        >>> s.bootstrap, s.comparison_boot, s.shap_method, s.smoke
+        (5, 50, 'permutation', True)
+        """
+        changes = {
+            key: value if isinstance(value, str) else min(getattr(self, key), value)
+            for key, value in SMOKE_MODELLING.items()
+        }
+        return replace(self, smoke=True, **changes)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The study.yaml keys as the plain dict of ``Study.modelling_settings``.
+
+        Examples
+        --------
+        >>> ModellingSettings().as_dict()["clinical_scores"]
+        []
+        """
+        out = {key: getattr(self, key) for key in MODELLING_DEFAULTS}
+        out["clinical_scores"] = list(self.clinical_scores)
+        out["models"] = None if self.models is None else list(self.models)
+        return out
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_names(value) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _selection_problems(spec) -> list[str]:
+    if not isinstance(spec, Mapping):
+        return ["modelling.selection must be a mapping (slope_range, n_se, se_column)"]
+    problems = [
+        f"modelling.selection: unknown key {key!r} (known: {', '.join(_SELECTION_KEYS)})"
+        for key in spec if key not in _SELECTION_KEYS
+    ]
+    rng = spec.get("slope_range", (0.8, 1.2))
+    if not (isinstance(rng, list | tuple) and len(rng) == 2 and all(_is_number(v) for v in rng)
+            and rng[0] < rng[1]):
+        problems.append("modelling.selection.slope_range must be two increasing numbers [low, high]")
+    if not (_is_number(spec.get("n_se", 1.0)) and spec.get("n_se", 1.0) >= 0):
+        problems.append("modelling.selection.n_se must be a non-negative number")
+    if not isinstance(spec.get("se_column", "auc_cv_se"), str):
+        problems.append("modelling.selection.se_column must be a column name (string)")
+    return problems
+
+
+def modelling_problems(raw: Mapping | None) -> list[str]:
+    """Every problem of a ``modelling:`` block, one sentence each naming the key.
+
+    Examples
+    --------
+    >>> modelling_problems({"bootstrap": 0, "threshold": "high"})
+    ['modelling.bootstrap must be a positive integer', 'modelling.threshold must be a number between 0 and 1 (or null)']
+    """
+    if raw is None:
+        return []
+    if not isinstance(raw, Mapping):
+        return ["'modelling' must be a mapping"]
+    known = [*MODELLING_DEFAULTS, "selection"]
+    problems = []
+    for key, value in raw.items():
+        if key not in known:
+            problems.append(f"modelling: unknown key {key!r} (known: {', '.join(known)})")
+        elif key in _COUNTS and not (_is_int(value) and value >= 1):
+            problems.append(f"modelling.{key} must be a positive integer")
+        elif key == "threshold" and value is not None and not (_is_number(value) and 0 < value < 1):
+            problems.append("modelling.threshold must be a number between 0 and 1 (or null)")
+        elif key in ("models", "clinical_scores") and value is not None and not _is_names(value):
+            problems.append(f"modelling.{key} must be a list of model names")
+        elif key == "reference" and not isinstance(value, str):
+            problems.append("modelling.reference must be a model name (string)")
+        elif key == "continuous_outcome" and value is not None and not isinstance(value, str):
+            problems.append("modelling.continuous_outcome must be a column name (string)")
+        elif key == "selection":
+            problems += _selection_problems(value)
+    reference, models = raw.get("reference", "logistic"), raw.get("models")
+    scores = raw.get("clinical_scores") or []
+    if _is_names(models) and isinstance(reference, str) and _is_names(scores) and (
+        reference not in [*models, *scores]
+    ):
+        problems.append(f"modelling.reference {reference!r} is not among modelling.models {models}")
+    return problems
+
+
+@dataclass(frozen=True)
+class Subgroup:
+    """A subgrouping variable of notebook 06; a numeric one is cut at ``bands``.
+
+    Examples
+    --------
+    >>> Subgroup("age", (40.0, 60.0)).banded, Subgroup("sex").banded
+    (True, False)
+    """
+
+    column: str
+    bands: tuple[float, ...] | None = None
+
+    @property
+    def banded(self) -> bool:
+        return self.bands is not None
+
+
+def parse_subgroups(
+    value: Any, types: Mapping[str, str], outcome: str | None = None, group: str | None = None
+) -> tuple[tuple[Subgroup, ...], list[str]]:
+    """Parse study.yaml's ``subgroups:``: a list of column names or ``{column: [cuts]}``.
+
+    Categorical and binary columns are reported by level; numeric and integer columns are
+    cut into bands at the given cut points (default :data:`DEFAULT_BANDS`).  Without the
+    key, the study's ``group`` (if any) is the only subgroup.
+
+    Parameters
+    ----------
+    value : list or None
+        The raw ``subgroups:`` value.
+    types : mapping of str to str
+        Declared variables: name -> codebook type.
+    outcome, group : str, optional
+        The outcome (not allowed as a subgroup) and the comparison group (the default).
+
+    Returns
+    -------
+    (tuple of Subgroup, list of str)
+        The subgroups in order, and every problem found.
+
+    Examples
+    --------
+    >>> types = {"sex": "categorical", "age": "numeric", "crp": "numeric"}
+    >>> parse_subgroups(["sex", "age", {"crp": [5, 10]}], types)[0][2]
+    Subgroup(column='crp', bands=(5.0, 10.0))
+    >>> parse_subgroups(["weight"], types)[1]
+    ["subgroups: 'weight' is not declared under 'variables'"]
+    """
+    if value is None:
+        return ((Subgroup(group),) if group else ()), []
+    if not isinstance(value, list):
+        return (), ["'subgroups' must be a list of column names (or {column: [cut points]})"]
+    out: list[Subgroup] = []
+    problems: list[str] = []
+    for item in value:
+        name, cuts = item, None
+        if isinstance(item, Mapping) and len(item) == 1:
+            name, cuts = next(iter(item.items()))
+        if not isinstance(name, str):
+            problems.append(f"subgroups: entry {item!r} must be a column name or {{column: [cuts]}}")
+            continue
+        vtype = types.get(name)
+        if vtype is None:
+            problems.append(f"subgroups: {name!r} is not declared under 'variables'")
+        elif name == outcome:
+            problems.append(f"subgroups: the outcome {name!r} cannot be a subgroup")
+        elif vtype in ("categorical", "binary"):
+            if cuts is not None:
+                problems.append(f"subgroups: {name!r} is {vtype}; cut points apply to numeric columns")
+            out.append(Subgroup(name))
+        elif vtype in ("numeric", "integer"):
+            cuts = DEFAULT_BANDS if cuts is None else cuts
+            if not (isinstance(cuts, list | tuple) and cuts and all(_is_number(c) for c in cuts)
+                    and all(a < b for a, b in zip(cuts[:-1], cuts[1:], strict=False))):
+                problems.append(f"subgroups: cut points of {name!r} must be increasing numbers")
+            else:
+                out.append(Subgroup(name, tuple(float(c) for c in cuts)))
+        else:
+            problems.append(f"subgroups: {name!r} has type {vtype!r}; use a categorical, "
+                            "binary, numeric or integer column")
+    names = [s.column for s in out]
+    if len(set(names)) != len(names):
+        problems.append("subgroups: a column is listed twice")
+    return tuple(out), problems
