@@ -12,7 +12,8 @@ Tolerances: the CSV tables are written with ``%.10g`` (10 significant digits), s
 that are exact functions of the data (AUC, Brier, net benefit, Table 1 statistics,
 correlations) are compared at ``rel=1e-8``; values from an iterative maximum-likelihood
 fit (calibration slope, odds ratios) at ``rel=1e-6``, well above both solvers'
-convergence error and far below any real mistake.
+convergence error and far below any real mistake; Wald CIs and p-values at ``rel=1e-4``
+(see :func:`check_complete_case_regression`).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from statsmodels.nonparametric.smoothers_lowess import lowess
 
 EXACT = 1e-8  #: relative tolerance of values that are exact functions of the data
 FITTED = 1e-6  #: relative tolerance of maximum-likelihood estimates
-P_VALUE = 1e-4  #: relative tolerance of Wald p-values from a maximum-likelihood fit
+WALD = 1e-4  #: relative tolerance of Wald CIs and p-values (see check_complete_case_regression)
 PROB_CLIP = 1e-6  #: probabilities are clipped to [1e-6, 1 - 1e-6] before logit (documented)
 DCA_THRESHOLDS = (0.1, 0.2, 0.3, 0.5)
 
@@ -210,10 +211,13 @@ def check_complete_case_regression(table: pd.DataFrame, data: pd.DataFrame, pred
     for _, r in table[finite].iterrows():
         _close(r["odds_ratio"], np.exp(fit.params[r["term"]]), FITTED, f"OR of {r['term']}")
         lo, hi = np.exp(fit.conf_int().loc[r["term"]])
-        _close(r["ci_lower"], lo, FITTED, f"CI lower of {r['term']}")
-        _close(r["ci_upper"], hi, FITTED, f"CI upper of {r['term']}")
-        # a p-value amplifies the solver's ~1e-7 convergence error by about z**2
-        _close(r["p_value"], fit.pvalues[r["term"]], P_VALUE, f"p of {r['term']}", abs_tol=1e-10)
+        # The package's fit (statsmodels GLM, IRLS, default tolerance) takes its covariance
+        # from the weights of the last-but-one iteration: its standard errors differ from
+        # Logit's Newton Hessian by up to ~1e-5 relative (7e-6 seen on ra-refractory) even
+        # where the estimates agree to 1e-10; a p-value amplifies that by about z**2.
+        _close(r["ci_lower"], lo, WALD, f"CI lower of {r['term']}")
+        _close(r["ci_upper"], hi, WALD, f"CI upper of {r['term']}")
+        _close(r["p_value"], fit.pvalues[r["term"]], WALD, f"p of {r['term']}", abs_tol=1e-10)
         compared += 1
     return compared
 
