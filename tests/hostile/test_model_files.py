@@ -75,7 +75,8 @@ def _derived_model(root: Path) -> None:
     frame["response"] = (rng.random(120) < 0.4).astype(float)
     model = make_pipeline(SimpleImputer(), LogisticRegression()).fit(
         frame[["age", "bmi"]], frame["response"].astype(int))
-    save_model(model, study, model_name="logistic", metrics=None, training_frame=frame)
+    save_model(model, study, model_name="logistic", metrics=None, training_frame=frame,
+               status="fit-for-clinical-use")
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +98,7 @@ def rehash(model_folder: Path) -> None:
     """Rewrite manifest.json so that every hash matches, as an attacker would."""
     files = {n: {"sha256": hashlib.sha256((model_folder / n).read_bytes()).hexdigest()}
              for n in ("model.skops", "model.json", "MODEL_CARD.md")}
-    (model_folder / "manifest.json").write_text(json.dumps({"format_version": 2, "files": files}))
+    (model_folder / "manifest.json").write_text(json.dumps({"format_version": 3, "files": files}))
 
 
 def put_model(root: Path, blob: bytes, study: str = "tiny") -> None:
@@ -362,7 +363,7 @@ CASES = [
     ("model.json not UTF-8", "tiny",
      lambda r: put_meta_bytes(r, "{\"title\": \"Über\"}".encode("latin-1")), PREDICT_ERROR,
      "model.json: not UTF-8 text", OUT),
-    ("model.json malformed", "tiny", lambda r: put_meta_bytes(r, b"{\"format_version\": 2,"),
+    ("model.json malformed", "tiny", lambda r: put_meta_bytes(r, b"{\"format_version\": 3,"),
      PREDICT_ERROR, "model.json: not valid JSON", OUT),
     ("model.json with NaN", "tiny",
      lambda r: put_meta_bytes(r, (folder(r) / "model.json").read_bytes().replace(

@@ -96,7 +96,7 @@ def make_project(root, spec=None, name: str = "tiny"):
     metrics = pd.DataFrame({"metric": ["auc", "brier"], "estimate": [0.7312, 0.2011],
                             "ci_lower": [0.66, 0.18], "ci_upper": [0.80, 0.22]})
     save_model(pipeline, study, model_name="logistic, rcs(age)", metrics=metrics,
-               training_frame=frame)
+               training_frame=frame, status="fit-for-clinical-use")
     return study, pipeline, frame
 
 
@@ -158,7 +158,7 @@ def test_metadata_matches_independent_summaries(project):
     for dist in ("scikit-learn", "skops", "numpy", "pandas"):
         assert meta["versions"][dist] == importlib_metadata.version(dist)
     manifest = json.loads((study.paths.model / "manifest.json").read_text())
-    assert manifest["format_version"] == 2
+    assert manifest["format_version"] == 3
     for name in ("model.skops", "model.json", "MODEL_CARD.md"):
         digest = hashlib.sha256((study.paths.model / name).read_bytes()).hexdigest()
         assert manifest["files"][name]["sha256"] == digest
@@ -202,7 +202,7 @@ def forge_bundle(source, folder, *, model: bytes | None = None, meta: dict | Non
              "MODEL_CARD.md": card if card is not None else (source / "MODEL_CARD.md").read_bytes()}
     for name, data in files.items():
         (folder / name).write_bytes(data)
-    manifest = {"format_version": 2, "files": {
+    manifest = {"format_version": 3, "files": {
         n: {"sha256": hashlib.sha256(d).hexdigest()} for n, d in files.items()}}
     (folder / "manifest.json").write_text(json.dumps(manifest))
     return folder
@@ -368,3 +368,50 @@ def test_function_transformers_were_replaced_by_equal_classes():
     assert text.transform(cells).tolist() == as_string(cells).tolist() == [
         ["1"], [np.nan], ["b"], [np.nan]]
     assert bracket_name("sex", "male") == "sex[male]"
+
+
+# --------------------------------------------------------------------------- the ship gate
+
+
+def test_status_is_stored_checked_and_stated_at_the_top_of_the_card(project, tmp_path):
+    _, study, pipeline, frame = project
+    meta = json.loads((study.paths.model / "model.json").read_text())
+    assert meta["status"] == "fit-for-clinical-use" and meta["status_reasons"] == []
+    reasons = ["No candidate model was selected.", "The corrected calibration slope is 0.31."]
+    folder = save_model(pipeline, study, model_name="m", metrics=None, training_frame=frame,
+                        folder=tmp_path / "audit", status="not-for-clinical-use",
+                        status_reasons=reasons)
+    _, meta = load_model(folder)
+    assert meta["status"] == "not-for-clinical-use" and meta["status_reasons"] == reasons
+    card = (folder / "MODEL_CARD.md").read_text().splitlines()
+    assert card[2].startswith("**Status: not-for-clinical-use. No model fit for clinical use:**")
+    assert "- The corrected calibration slope is 0.31." in card[:8]
+
+
+@pytest.mark.parametrize("status, reasons, message", [
+    ("fit-for-clinical-use", ["a reason"], "must be empty"),
+    ("not-for-clinical-use", [], "needs its reasons"),
+    ("shipped", [], "status: must be one of"),
+    ("not-for-clinical-use", "one string", "sequence of non-empty sentences"),
+])
+def test_save_refuses_an_inconsistent_status(project, tmp_path, status, reasons, message):
+    _, study, pipeline, frame = project
+    with pytest.raises(ModelArtifactError, match=message):
+        save_model(pipeline, study, model_name="m", metrics=None, training_frame=frame,
+                   folder=tmp_path, status=status, status_reasons=reasons)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda m: m.pop("status"), "missing key 'status'"),
+    (lambda m: m.update(status="ok"), "status: must be one of"),
+    (lambda m: m.update(status_reasons=[]), "must give the reasons"),
+    (lambda m: m.update(status="fit-for-clinical-use"), "must be empty when status"),
+])
+def test_load_refuses_a_forged_status(project, tmp_path, change, message):
+    _, study, pipeline, frame = project
+    source = save_model(pipeline, study, model_name="m", metrics=None, training_frame=frame,
+                        folder=tmp_path / "src")
+    meta = json.loads((source / "model.json").read_text())
+    change(meta)
+    with pytest.raises(ModelArtifactError, match=message):
+        load_model(forge_bundle(source, tmp_path / "forged", meta=meta))

@@ -158,7 +158,7 @@ def test_study_without_id_or_treatment_numbers_rows(project, tmp_path):
     make_study(tmp_path, "plain", spec)
     study = load_study("plain", root=tmp_path)
     folder = save_model(pipeline, study, model_name="m", metrics=None, training_frame=frame,
-                        folder=tmp_path / "somewhere")
+                        folder=tmp_path / "somewhere", status="fit-for-clinical-use")
     got = predict_patients(folder, NEW.drop(columns="pid"))
     assert got.columns.tolist() == ["row", "probability", "warnings"]
     assert got["row"].tolist() == [1, 2, 3, 4, 5]
@@ -178,7 +178,8 @@ def test_binary_treatment_column_is_toggled_as_numbers(project, tmp_path):
     spec["treatment"] = {"column": "prior_biologic", "options": [0, 1]}
     make_study(tmp_path, "binary", spec)
     study = load_study("binary", root=tmp_path)
-    save_model(pipeline, study, model_name="m", metrics=None, training_frame=frame)
+    save_model(pipeline, study, model_name="m", metrics=None, training_frame=frame,
+               status="fit-for-clinical-use")
     got = predict_patients(study, NEW)
     assert got.columns.tolist() == ["pid", "probability", "probability_0", "probability_1",
                                     "warnings"]
@@ -207,7 +208,8 @@ def test_parser_registers_exactly_the_documented_flags():
     sub = parser.add_subparsers(dest="command")
     p = add_predict_parser(sub)
     flags = {o for a in p._actions for o in a.option_strings} - {"-h", "--help"}
-    assert flags == {"--study", "--input", "--output", "--root", "--skip-invalid"}
+    assert flags == {"--study", "--input", "--output", "--root", "--skip-invalid",
+                     "--allow-unvalidated"}
     with pytest.raises(SystemExit):
         parser.parse_args(["predict", "--study", "s", "--input", "a.csv"])  # --output required
 
@@ -229,7 +231,8 @@ def test_skip_invalid_keeps_input_row_numbers_without_an_id(project, tmp_path):
     del spec["id"], spec["treatment"], spec["variables"]["pid"]
     make_study(tmp_path, "plain", spec)
     folder = save_model(pipeline, load_study("plain", root=tmp_path), model_name="m",
-                        metrics=None, training_frame=frame, folder=tmp_path / "m")
+                        metrics=None, training_frame=frame, folder=tmp_path / "m",
+                        status="fit-for-clinical-use")
     rows = NEW.drop(columns="pid").astype(object)
     rows.loc[1, "age"] = "old"
     rows.loc[3, "crp_mg_l"] = 5000
@@ -240,3 +243,62 @@ def test_skip_invalid_keeps_input_row_numbers_without_an_id(project, tmp_path):
                                         [4, "crp_mg_l", "value above max 1000", "5000"]]
     with pytest.raises(DataValidationError, match="column 'age': not a number"):
         predict_patients(folder, rows)
+
+
+# --------------------------------------------------------------------------- the ship gate
+
+
+def _unvalidated(tmp_path, pipeline, frame, **status):
+    from conftest import make_study
+
+    from analysis.study.config import load_study
+
+    make_study(tmp_path, "audit", TINY)
+    study = load_study("audit", root=tmp_path)
+    save_model(pipeline, study, model_name="m", metrics=None, training_frame=frame, **status)
+    return study
+
+
+def test_unvalidated_model_is_refused_by_the_cli_with_its_reasons(project, tmp_path, capsys):
+    _, _, pipeline, frame = project
+    _unvalidated(tmp_path, pipeline, frame, status="not-for-clinical-use",
+                 status_reasons=["The cross-validated AUC of m is 0.520 (95% CI 0.41-0.63)."])
+    src, out = tmp_path / "patients.csv", tmp_path / "predictions.csv"
+    NEW.to_csv(src, index=False)
+    argv = ["predict", "--study", "audit", "--input", str(src), "--output", str(out),
+            "--root", str(tmp_path)]
+    assert cli(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "not-for-clinical-use" in err
+    assert "AUC of m is 0.520" in err and "--allow-unvalidated" in err
+    assert not out.exists()
+    assert cli([*argv, "--skip-invalid"]) == 1 and not out.exists()
+
+    assert cli([*argv, "--allow-unvalidated"]) == 0
+    assert "NOT for clinical use" in capsys.readouterr().out
+    got = pd.read_csv(out, keep_default_na=False)
+    np.testing.assert_allclose(got["probability"], reference(pipeline, NEW))
+    warning = "not for clinical use: The cross-validated AUC of m is 0.520 (95% CI 0.41-0.63)."
+    assert all(w.startswith(warning) for w in got["warnings"])
+    # the range warnings are kept after it
+    assert "crp_mg_l=900 above the training range" in got.loc[2, "warnings"]
+
+
+def test_a_model_saved_without_a_verdict_is_not_for_clinical_use(project, tmp_path):
+    from analysis.models.predict import UnvalidatedModelError, score_valid_rows
+
+    _, _, pipeline, frame = project
+    study = _unvalidated(tmp_path, pipeline, frame)
+    with pytest.raises(UnvalidatedModelError, match="saved without a ship-gate verdict"):
+        predict_patients(study, NEW)
+    with pytest.raises(UnvalidatedModelError):
+        score_valid_rows(study, NEW)
+    scores, _ = score_valid_rows(study, NEW, allow_unvalidated=True)
+    assert scores["warnings"].str.startswith("not for clinical use: saved without").all()
+
+
+def test_fit_model_rows_carry_no_status_warning(project):
+    _, study, _, _ = project
+    got = predict_patients(study, NEW)
+    assert not got["warnings"].str.contains("clinical use").any()
+    assert got.loc[0, "warnings"] == ""

@@ -65,3 +65,24 @@ def test_tied_knots_fall_back_to_three_then_report_why_not_tested(df):
     assert rare["note"] == ("not tested: column 'rare': 3 spline knots at quantiles [0.1, 0.5, 0.9] are not "
                             "distinct ([0.0, 0.0, 0.0]); use fewer knots or give them explicitly")
     assert np.isnan(rare["chi2"]) and np.isnan(rare["p_value"])
+
+
+def test_integer_predictors_are_screened_with_fewer_knots_when_values_are_few():
+    # an integer count with a handful of distinct values, like ra-refractory's
+    # n_failed_btsdmard_moa: quantile knots tie at 4, so the screen falls back to 3
+    rng = np.random.default_rng(4)
+    n = 400
+    count = rng.choice([0, 1, 2, 3], n, p=[0.45, 0.25, 0.15, 0.15])
+    y = (rng.random(n) < 1 / (1 + np.exp(-(1.5 * (count - 1.5) ** 2 - 1.5)))).astype(float)
+    frame = pd.DataFrame({"count": count, "y": y})
+    codebook = {"count": {"type": "integer"}, "y": {"type": "binary"}}
+    table = nonlinearity_tests(frame, ["count"], "y", codebook, knots=4).set_index("variable")
+    assert list(table.index) == ["count"]  # integer predictors are no longer skipped
+    row = table.loc["count"]
+    knots = np.quantile(count, [0.1, 0.5, 0.9])
+    assert row["note"] == "4 knots not distinct: used 3"
+    np.testing.assert_allclose(list(row["knots"]), knots)
+    chi2, dof = rcs_lr_test(count.astype(float), y, knots)
+    assert row["df"] == dof == 1
+    assert row["chi2"] == pytest.approx(chi2, rel=1e-6)
+    assert row["p_value"] < 0.001  # the U-shape is found

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import scipy.interpolate
 from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
@@ -140,7 +141,7 @@ def test_transformer_with_explicit_knots_and_in_pipeline():
 def test_transformer_rejects_several_columns_and_unfitted_use():
     with pytest.raises(AnalysisError, match="one column"):
         RestrictedCubicSpline().fit(np.zeros((10, 2)))
-    with pytest.raises(Exception, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         RestrictedCubicSpline().transform([[1.0]])
 
 

@@ -88,7 +88,8 @@ def _assert_matches(table, golden, columns):
 def test_multivariable_logistic_matches_statsmodels_formula_golden(birthwt):
     golden = pd.read_csv(GOLDEN / "regression_birthwt_multivariable.csv")
     with pytest.warns(UserWarning, match=r"EPP\) = 6\.6 \(59 events .* 9 parameters\)"):
-        table = multivariable_logistic(birthwt, PREDICTORS, "low", CODEBOOK, missing="complete")
+        table = multivariable_logistic(birthwt, PREDICTORS, "low", CODEBOOK, missing="complete",
+                                       penalty="none")
     assert list(table.columns[:7]) == LOGISTIC_COLUMNS
     assert table["term"].tolist() == [
         "age", "lwt", "race[black]", "race[other]", "smoke", "ptd", "ht", "ui", "ftv",
@@ -124,7 +125,8 @@ def test_categorical_terms_are_named_by_level_with_reference(birthwt):
 
 def test_profile_likelihood_ci_matches_grid_evaluation(birthwt):
     golden = pd.read_csv(GOLDEN / "regression_birthwt_profile_ci.csv")
-    table = _quiet(multivariable_logistic, birthwt, PREDICTORS, "low", CODEBOOK, ci="profile")
+    table = _quiet(multivariable_logistic, birthwt, PREDICTORS, "low", CODEBOOK, ci="profile",
+                   penalty="none")
     assert set(table["method"]) == {
         "logistic ML, profile-likelihood CI, complete data (no missing values)"
     }
@@ -191,7 +193,7 @@ def amputed():
 def test_mi_logistic_matches_hand_pooled_golden(amputed):
     golden = pd.read_csv(GOLDEN / "mi_birthwt_pooled.csv")
     table = _quiet(multivariable_logistic, amputed, PREDICTORS, "low", CODEBOOK, missing="mi",
-                   m=10, seed=7)
+                   m=10, seed=7, penalty="none")
     assert set(table["method"]) == {"logistic ML, Wald CI, MICE m=10 pooled by Rubin's rules"}
     _assert_matches(table, golden, ["odds_ratio", "ci_lower", "ci_upper", "p_value", "df", "fmi"])
     assert (table["n"] == 189).all()
@@ -204,7 +206,8 @@ def test_complete_case_logistic_matches_formula_fit_and_flags_real_separation(am
     assert len(complete) < len(amputed)
     assert complete.loc[complete["ht"] == 1, "low"].sum() == 0
     with pytest.warns(UserWarning) as record:
-        table = multivariable_logistic(amputed, PREDICTORS, "low", CODEBOOK, missing="complete")
+        table = multivariable_logistic(amputed, PREDICTORS, "low", CODEBOOK, missing="complete",
+                                       penalty="none")
     messages = [str(w.message) for w in record]
     assert any("separation for term(s) ['ht']" in m for m in messages)
     assert any("EPP) = 3.9 (35 events" in m for m in messages)
@@ -353,7 +356,7 @@ def test_quasi_separation_warns_and_flags_only_the_culprit():
     df = _separated_data()
     codebook = {"x": {"type": "numeric"}, "z": {"type": "binary"}, "y": {"type": "binary"}}
     with pytest.warns(UserWarning, match=r"separation for term\(s\) \['z'\]"):
-        table = multivariable_logistic(df, ["x", "z"], "y", codebook)
+        table = multivariable_logistic(df, ["x", "z"], "y", codebook, penalty="none")
     assert table.set_index("term")["separation"].to_dict() == {"x": False, "z": True}
     assert table.set_index("term").loc["z", "odds_ratio"] > 1e4  # diverging estimate
 
@@ -364,6 +367,10 @@ def test_complete_separation_does_not_crash():
     with pytest.warns(UserWarning, match="separation"):
         table = univariable_logistic(df, ["x"], "y", codebook)
     assert table["separation"].tolist() == [True]
+    # Firth's method replaces ML: a finite odds ratio and interval, and the method says so
+    assert np.isfinite(table[["odds_ratio", "ci_lower", "ci_upper"]].to_numpy()).all()
+    assert table["method"].iloc[0] == (
+        "Firth penalised likelihood, profile penalised-likelihood CI, complete cases (univariable)")
 
 
 def test_detect_separation_finds_none_in_birthwt(birthwt):
@@ -415,8 +422,16 @@ def test_forest_plot_linear_scale_and_errors(birthwt):
 
 
 def test_forest_plot_skips_rows_without_finite_interval():
-    table = pd.DataFrame({"term": ["a", "b"], "odds_ratio": [2.0, np.inf],
-                          "ci_lower": [1.0, np.nan], "ci_upper": [4.0, np.nan]})
+    table = pd.DataFrame({"term": ["a", "b", "c"], "odds_ratio": [2.0, np.inf, 0.5],
+                          "ci_lower": [1.0, np.nan, 0.25], "ci_upper": [4.0, np.nan, 1.0]})
     fig = plot_forest(table)
-    assert fig.axes[0].lines[0].get_xdata().tolist() == [2.0]
-    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["a", "b"]
+    assert fig.axes[0].lines[0].get_xdata().tolist() == [2.0, 0.5]
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == [
+        "a", "b (not estimable)", "c"]
+
+
+def test_forest_plot_refuses_to_draw_an_empty_plot():
+    table = pd.DataFrame({"term": ["a", "b"], "odds_ratio": [np.nan, np.inf],
+                          "ci_lower": [np.nan, 1.0], "ci_upper": [np.nan, np.inf]})
+    with pytest.raises(AnalysisError, match=r"no row .*\(not estimable: \['a', 'b'\]"):
+        plot_forest(table)

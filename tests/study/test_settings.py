@@ -75,6 +75,9 @@ def test_selection_block_sets_the_rule():
         ({"selection": {"slope_range": [1.2, 0.8]}}, "slope_range must be two increasing numbers"),
         ({"selection": {"nse": 1}}, "modelling.selection: unknown key 'nse'"),
         ({"selection": {"n_se": -1}}, "modelling.selection.n_se must be a non-negative number"),
+        ({"selection": {"score": "auc"}}, "modelling.selection.score must be one of log_loss, brier"),
+        ({"anticipated_c": 0.4}, "modelling.anticipated_c must be a C statistic strictly between"),
+        ({"anticipated_c": "0.7"}, "modelling.anticipated_c must be a C statistic strictly between"),
     ],
 )
 def test_wrong_keys_and_types_name_the_key(raw, message):
@@ -143,3 +146,18 @@ def test_shared_files_are_named_by_study_paths(tmp_path):
     assert paths.model_comparison == tmp_path / "reports" / "s" / "tables" / "model_comparison.csv"
     assert paths.oof_predictions == tmp_path / "data" / "s" / "processed" / "oof_predictions.parquet"
     assert paths.table("validation") == paths.tables / "validation.csv"
+
+
+def test_selection_score_and_anticipated_c():
+    default = ModellingSettings.from_mapping(None)
+    assert default.rule.score == "log_loss" and default.rule.score_se_column == "log_loss_cv_se"
+    assert default.anticipated_c is None and default.as_dict()["anticipated_c"] is None
+    s = ModellingSettings.from_mapping({"selection": {"score": "brier"}, "anticipated_c": 0.72})
+    assert s.rule == SelectionRule(score="brier")
+    assert s.rule.score_se_column == "brier_cv_se"
+    assert s.anticipated_c == 0.72 and s.as_dict()["anticipated_c"] == 0.72
+    assert "Brier score" in s.rule.describe() and "intercept-only" in s.rule.describe()
+    # an explicit se_column wins over the score's default
+    assert SelectionRule(se_column="my_se").score_se_column == "my_se"
+    with pytest.raises(StudyConfigError, match="selection score must be one of"):
+        SelectionRule(score="auc")

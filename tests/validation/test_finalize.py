@@ -10,7 +10,9 @@ from analysis.models.recalibration import RecalibratedClassifier, recalibrate
 from analysis.models.zoo import model_zoo
 from analysis.study.settings import ModellingSettings, SelectionRule, Subgroup
 from analysis.validation.finalize import (
+    SAMPLE_SIZE_COLUMNS,
     FinalModel,
+    describe_sample_size,
     finalize_model,
     read_oof_probabilities,
     sample_size_requirement,
@@ -106,16 +108,78 @@ def test_subgroup_table_bands_several_numeric_columns_in_declared_order():
     assert t.loc[t["subgroup"] == "crp", "n"].tolist() == [2, 1, 1]
 
 
-def test_sample_size_clips_the_anticipated_c_statistic(data):
+def test_sample_size_uses_the_nested_cv_auc_of_the_reference_with_c_plus_minus_005(data):
     X, y, spec, _ = data
-    for corrected, expected in ((0.51, 0.55), (0.99, 0.95), (0.7, 0.7)):
-        v = pd.DataFrame({"model": ["logistic", "lasso"], "metric": ["auc", "auc"],
-                          "corrected": [corrected, 0.6]})
-        t = sample_size_requirement(spec, X, y, v, seed=1)
-        assert t.attrs["c_statistic"] == expected and t.attrs["parameters"] == 2
-        pd.testing.assert_frame_equal(t, riley_binary(2, float(y.mean()), c_statistic=expected))
-    with pytest.raises(AnalysisError, match="one 'auc' row for model 'logistic'"):
-        sample_size_requirement(spec, X, y, v.iloc[1:], seed=1)
+    comparison = pd.DataFrame({"model": ["intercept_only", "logistic", "lasso"],
+                               "auc": [0.5, 0.72, 0.9]})
+    t = sample_size_requirement(spec, X, y, comparison, seed=1)
+    assert list(t.columns) == list(SAMPLE_SIZE_COLUMNS)
+    assert t.attrs["parameters"] == 2 and t.attrs["c_statistic"] == 0.72
+    assert t.attrs["c_source"] == "nested cross-validated AUC of the reference model"
+    assert t["scenario"].unique().tolist() == ["C - 0.05", "anticipated", "C + 0.05"]
+    prevalence = float(y.mean())
+    for scenario, c in (("C - 0.05", 0.67), ("anticipated", 0.72), ("C + 0.05", 0.77)):
+        part = t[t["scenario"] == scenario]
+        assert (part["c_statistic"] == c).all()
+        expected = riley_binary(2, prevalence, c_statistic=c)
+        assert part["criterion"].tolist() == expected["criterion"].tolist()
+        assert part["n_required"].tolist() == expected["n_required"].tolist()
+        assert part["events_required"].tolist() == expected["events_required"].tolist()
+        np.testing.assert_allclose(part["events_per_parameter"], expected["events_per_parameter"])
+    overall = t[t["criterion"] == "overall"]["n_required"].tolist()
+    assert overall[0] >= overall[1] >= overall[2]  # better discrimination, fewer patients
+
+
+def test_sample_size_prefers_a_literature_c_statistic(data):
+    X, y, spec, _ = data
+    comparison = pd.DataFrame({"model": ["logistic"], "auc": [0.6]})
+    t = sample_size_requirement(spec, X, y, comparison, anticipated_c=0.8, sensitivity=0.1,
+                                seed=1)
+    assert t.attrs["c_statistic"] == 0.8 and "literature" in t.attrs["c_source"]
+    assert t.query("criterion == 'overall'")["c_statistic"].tolist() == [0.7, 0.8, 0.9]
+    # no comparison table is needed when the literature gives C
+    t2 = sample_size_requirement(spec, X, y, None, anticipated_c=0.8, sensitivity=0.1, seed=1)
+    pd.testing.assert_frame_equal(t, t2)
+
+
+def test_sample_size_without_discrimination_is_undefined_not_clipped(data):
+    # cd-msc: the separating logistic model's corrected AUC was 0.79, its nested CV AUC 0.46
+    X, y, spec, _ = data
+    t = sample_size_requirement(spec, X, y, pd.DataFrame({"model": ["logistic"], "auc": [0.46]}),
+                                seed=1)
+    overall = t[t["criterion"] == "overall"].set_index("scenario")
+    assert overall.loc[["C - 0.05", "anticipated"], "n_required"].isna().all()
+    assert overall.loc["C + 0.05", "n_required"] == riley_binary(
+        2, float(y.mean()), c_statistic=0.51).set_index("criterion").loc["overall", "n_required"]
+    assert "not above 0.5" in overall.loc["anticipated", "note"]
+    text = describe_sample_size(t, len(y), int(y.sum()))
+    assert "anticipated C statistic 0.46 (nested cross-validated AUC" in text
+    assert "criteria are undefined" in text and "at C = 0.41 it is undefined" in text
+    assert "at C = 0.51 it is" in text
+
+
+def test_describe_sample_size_reports_adequacy_and_the_sensitivity_range(data):
+    X, y, spec, _ = data
+    t = sample_size_requirement(spec, X, y, pd.DataFrame({"model": ["logistic"], "auc": [0.8]}),
+                                seed=1)
+    text = describe_sample_size(t, len(y), int(y.sum()))
+    overall = t[t["criterion"] == "overall"].set_index("scenario")["n_required"]
+    assert text.startswith("2 candidate parameters; anticipated C statistic 0.80 (nested")
+    assert "The study is too small: 120 participants" in text
+    assert f"at C = 0.75 it is {overall['C - 0.05']} patients" in text
+    assert f"at C = 0.85 it is {overall['C + 0.05']} patients" in text
+    with pytest.raises(AnalysisError, match="output of sample_size_requirement"):
+        describe_sample_size(t.drop(columns="scenario"), 120, 60)
+
+
+def test_sample_size_needs_one_finite_auc_for_the_reference(data):
+    X, y, spec, _ = data
+    with pytest.raises(AnalysisError, match="expected one row for the reference model 'logistic'"):
+        sample_size_requirement(spec, X, y, pd.DataFrame({"model": ["lasso"], "auc": [0.7]}))
+    with pytest.raises(AnalysisError, match="no cross-validated AUC"):
+        sample_size_requirement(spec, X, y, pd.DataFrame({"model": ["logistic"], "auc": [np.nan]}))
+    with pytest.raises(AnalysisError, match="columns 'model', 'auc'"):
+        sample_size_requirement(spec, X, y, pd.DataFrame({"model": ["logistic"]}))
 
 
 def test_read_oof_probabilities_averages_repeats(tmp_path):
@@ -151,3 +215,58 @@ def test_selected_model_needs_exactly_one():
     assert selected_model(pd.DataFrame({"model": ["a", "b"], "selected": [True, False]})) == "a"
     with pytest.raises(AnalysisError, match="exactly one model must be selected, found 2"):
         selected_model(pd.DataFrame({"model": ["a", "b"], "selected": [True, True]}))
+
+
+# --------------------------------------------------------------------------- the shipped model
+
+
+def test_recalibration_comes_from_the_models_own_bootstrap(data):
+    """With bootstrap_optimism(recalibrate=True) rows, the final model is recalibrated with
+    exactly the (a, b) the bootstrap estimated for it - not on the fold models' OOF."""
+    from analysis.validation.finalize import OWN_BOOTSTRAP
+    from analysis.validation.resampling import bootstrap_optimism
+
+    X, y, spec, oof = data
+    validation = bootstrap_optimism(spec, X, y, n_boot=10, seed=1, n_jobs=1, progress=False,
+                                    inner_splits=2, recalibrate=True)
+    rows = validation.set_index("metric")["apparent"]
+    final = finalize_model(spec, X, y, comparison=_table(1.6), oof_probability=oof,
+                           rule=SelectionRule(), seed=1, inner_splits=2, validation=validation)
+    assert final.recalibrated and final.estimated_on == OWN_BOOTSTRAP
+    assert final.estimator.intercept == rows["recalibration_intercept"]
+    assert final.estimator.slope == rows["recalibration_slope"]
+    oof_fit = recalibrate(fit_final(spec, X, y, seed=1, inner_splits=2), oof, y)
+    assert final.estimator.slope != oof_fit.slope
+    # the validation table's apparent AUC is the shipped model's on all patients
+    from analysis.evaluation.scores import score_binary
+
+    p = final.estimator.predict_proba(X)[:, 1]
+    assert score_binary(y, p, metrics=["auc"])["auc"] == pytest.approx(rows["auc"])
+    assert "validated the model with this recalibration step" in final.describe()
+    assert final.as_frame()["recalibration_estimated_on"].item() == OWN_BOOTSTRAP
+
+
+def test_recalibration_due_without_coefficients_or_oof_is_a_clear_error(data):
+    X, y, spec, _ = data
+    with pytest.raises(AnalysisError, match="recalibrate=True"):
+        finalize_model(spec, X, y, comparison=_table(1.6), rule=SelectionRule(), seed=1)
+    # no recalibration due: neither is needed
+    final = finalize_model(spec, X, y, comparison=_table(1.0), rule=SelectionRule(), seed=1)
+    assert not final.recalibrated and final.estimated_on == ""
+
+
+def test_model_to_finalize_keeps_the_reference_for_audit_when_none_is_selected():
+    from analysis.validation.finalize import model_to_finalize, needs_recalibration
+
+    t = pd.DataFrame({"model": ["intercept_only", "logistic", "lasso"],
+                      "selected": [False, False, False], "log_loss": [0.69, 0.71, 0.70],
+                      "calibration_slope": [np.nan, 0.5, 1.0]})
+    assert model_to_finalize(t, "logistic") == ("logistic", True)
+    assert model_to_finalize(t, "not_in_table") == ("lasso", True)
+    assert model_to_finalize(t.assign(selected=[False, True, False]), "lasso") == ("logistic", False)
+    with pytest.raises(AnalysisError, match="at most one model"):
+        model_to_finalize(t.assign(selected=True))
+    assert needs_recalibration(t, "logistic", SelectionRule())
+    assert not needs_recalibration(t, "lasso", SelectionRule())
+    with pytest.raises(AnalysisError, match="no row for the selected model 'svm'"):
+        needs_recalibration(t, "svm", SelectionRule())

@@ -51,6 +51,7 @@ __all__ = [
     "log_loss",
     "proportion_ci",
     "scaled_brier",
+    "bootstrap_indices",
     "stratified_bootstrap_indices",
 ]
 
@@ -484,6 +485,35 @@ class BootstrapResult:
     n_valid: int
 
 
+def bootstrap_indices(n: int, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """``(n_boot, n)`` ordinary (unstratified) bootstrap indices: ``n`` draws with replacement.
+
+    The number of events varies between resamples, as it does between studies of the same
+    size; this is the resampling :func:`bootstrap_ci` uses by default.  (A bootstrap
+    stratified by outcome holds the prevalence fixed and under-covers: 85% instead of 95%
+    for the Brier score at n = 200 in simulation.)
+
+    Parameters
+    ----------
+    n : int
+        Sample size.
+    n_boot : int
+        Number of resamples.
+    rng : numpy.random.Generator
+        Source of randomness: the indices are ``rng.integers(0, n, size=(n_boot, n))``.
+
+    Returns
+    -------
+    numpy.ndarray
+
+    Examples
+    --------
+    >>> bootstrap_indices(4, 3, np.random.default_rng(0)).shape
+    (3, 4)
+    """
+    return rng.integers(0, int(n), size=(int(n_boot), int(n)))
+
+
 def stratified_bootstrap_indices(
     y: np.ndarray, n_boot: int, rng: np.random.Generator
 ) -> np.ndarray:
@@ -527,14 +557,20 @@ def bootstrap_ci(
     n_boot: int = 1000,
     seed: int | None = 0,
     alpha: float = 0.05,
+    stratified: bool = False,
 ) -> BootstrapResult:
     """Percentile bootstrap confidence interval of any metric ``metric_fn(y, prob)``.
 
-    Resampling is stratified by outcome: each resample draws, with replacement, as
-    many events from the events and as many non-events from the non-events as the
-    original sample has, so every resample keeps the observed prevalence.  Bounds are
-    the ``alpha/2`` and ``1 - alpha/2`` quantiles (numpy's default linear
-    interpolation) of the finite resampled values.
+    By default the resampling is the ordinary, unstratified bootstrap
+    (:func:`bootstrap_indices`: ``n`` patients drawn with replacement, so the number of
+    events varies).  With ``stratified=True`` each resample draws as many events from the
+    events and non-events from the non-events as the sample has
+    (:func:`stratified_bootstrap_indices`); that keeps the prevalence fixed, ignores its
+    sampling variability and gives intervals that are too narrow for prevalence-dependent
+    scores (Brier, log loss, ICI: 85% coverage at n = 200 in simulation).  Bounds are the
+    ``alpha/2`` and ``1 - alpha/2`` quantiles (numpy's default linear interpolation) of
+    the finite resampled values; a resample where the metric is undefined (e.g. a single
+    outcome class) is skipped.
 
     Parameters
     ----------
@@ -550,6 +586,8 @@ def bootstrap_ci(
         Seed of :func:`numpy.random.default_rng`; a given seed gives identical output.
     alpha : float, default 0.05
         One minus the confidence level.
+    stratified : bool, default False
+        Resample events and non-events separately.
 
     Returns
     -------
@@ -576,12 +614,15 @@ def bootstrap_ci(
     p = check_scores(prob, y.size, name="prob")
     estimate = float(metric_fn(y, p))
     rng = np.random.default_rng(seed)
-    idx = stratified_bootstrap_indices(y, int(n_boot), rng)
+    if stratified:
+        idx = stratified_bootstrap_indices(y, int(n_boot), rng)
+    else:
+        idx = bootstrap_indices(y.size, int(n_boot), rng)
     values = np.empty(int(n_boot))
     for b in range(int(n_boot)):
         try:
             values[b] = float(metric_fn(y[idx[b]], p[idx[b]]))
-        except AnalysisError:
+        except (AnalysisError, ValueError, FloatingPointError, np.linalg.LinAlgError):
             values[b] = np.nan
     finite = values[np.isfinite(values)]
     if finite.size < 2:

@@ -38,12 +38,12 @@ import pandas as pd
 from analysis.errors import AnalysisError
 from analysis.evaluation.calibration import calibration_errors, calibration_intercept_slope
 from analysis.evaluation.metrics import (
+    bootstrap_indices,
     brier_score,
     classification_at_threshold,
     delong_auc,
     log_loss,
     scaled_brier,
-    stratified_bootstrap_indices,
 )
 from analysis.validators import check_outcome, check_probabilities, clip_probabilities
 
@@ -235,13 +235,13 @@ def performance_summary(
     ========================  ===========================================================
     auc                       DeLong, Wald clipped to [0, 1]
                               (:func:`analysis.evaluation.metrics.delong_auc`)
-    brier, scaled_brier,      stratified percentile bootstrap
-    log_loss                  (:func:`analysis.evaluation.metrics.stratified_bootstrap_indices`)
+    brier, scaled_brier,      percentile bootstrap of patients, not stratified by outcome
+    log_loss                  (:func:`analysis.evaluation.metrics.bootstrap_indices`)
     calibration_intercept,    Wald from the logistic recalibration fits
     calibration_slope         (:func:`analysis.evaluation.calibration.calibration_intercept_slope`)
     ici, e50, e90             lowess calibration errors
                               (:func:`analysis.evaluation.calibration.calibration_errors`),
-                              stratified percentile bootstrap
+                              the same bootstrap
     sensitivity, specificity, at ``prob >= threshold``, Wilson score intervals
     ppv, npv
     ========================  ===========================================================
@@ -286,13 +286,14 @@ def performance_summary(
     rng = np.random.default_rng(seed)
     if not (isinstance(n_boot, int | np.integer) and n_boot >= 2):
         raise AnalysisError(f"n_boot must be an integer >= 2, got {n_boot!r}")
-    idx = stratified_bootstrap_indices(y, int(n_boot), rng)
+    idx = bootstrap_indices(y.size, int(n_boot), rng)
     point = score_binary(y, p, metrics=_BOOTSTRAPPED)
     boot = pd.DataFrame([score_binary(y[i], p[i], metrics=_BOOTSTRAPPED) for i in idx])
-    boot_label = f"stratified percentile bootstrap ({int(n_boot)} resamples, seed {seed})"
+    boot_label = f"percentile bootstrap ({int(n_boot)} resamples, seed {seed})"
 
     def bootstrapped(name: str, method: str) -> tuple:
-        lo, hi = np.quantile(boot[name].to_numpy(), [0.025, 0.975])
+        # a resample with one outcome class leaves some scores undefined (NaN): skipped
+        lo, hi = np.nanquantile(boot[name].to_numpy(dtype=float), [0.025, 0.975])
         return (name, point[name], lo, hi, method)
 
     rows += [bootstrapped(m, boot_label) for m in ("brier", "scaled_brier", "log_loss")]

@@ -10,7 +10,9 @@ Four files are written, each atomically (:func:`analysis.study.io.write_bytes`/`
     entries, the derive rules of derived predictors, the training range of every numeric
     predictor (its 1st and 99th percentiles rounded to 3 significant digits - never an
     individual's exact value) and the observed levels of every categorical one, ``n`` and
-    ``events``, the treatment options, the validation metrics and package versions.
+    ``events``, the treatment options, the validation metrics, package versions, and the
+    ship gate's verdict: ``status`` (:data:`FIT` or :data:`NOT_FIT`) with
+    ``status_reasons`` (one sentence per failed criterion; empty when fit).
     :mod:`analysis.models.predict` needs nothing else to score new patients.
 ``MODEL_CARD.md``
     A model card with TRIPOD+AI-style headings (aggregate numbers only, no patient rows).
@@ -60,6 +62,8 @@ from analysis.study.io import write_bytes, write_text
 
 __all__ = [
     "ALLOWED_TYPES",
+    "FIT",
+    "NOT_FIT",
     "ModelArtifactError",
     "ModelVersionWarning",
     "check_types",
@@ -77,7 +81,16 @@ MANIFEST_FILE = "manifest.json"
 BUNDLE_FILES = (MODEL_FILE, METADATA_FILE, CARD_FILE)
 #: 2: manifest.json, strict model.json, exact type allow-list, percentile ranges and the
 #: module paths of the reorganised package (files of format 1 cannot load).
-FORMAT_VERSION = 2
+#: 3: model.json carries the ship gate's ``status`` and ``status_reasons``.
+FORMAT_VERSION = 3
+#: ``status`` of a model that passed the ship gate (:mod:`analysis.validation.gate`).
+FIT = "fit-for-clinical-use"
+#: ``status`` of a model kept for audit only; ``analysis predict`` refuses it by default.
+NOT_FIT = "not-for-clinical-use"
+STATUSES = (FIT, NOT_FIT)
+#: The reason recorded when a model is saved without a ship-gate verdict.
+NO_VERDICT = ("saved without a ship-gate verdict (analysis.validation.gate.ship_gate), so "
+              "it is not known to beat the intercept-only model")
 NUMERIC_TYPES = ("numeric", "integer", "binary")
 PREDICTOR_TYPES = ("numeric", "integer", "binary", "categorical")
 PACKAGES = {"scikit-learn": "sklearn", "skops": "skops", "numpy": "numpy", "pandas": "pandas"}
@@ -153,7 +166,9 @@ class ModelVersionWarning(UserWarning):
 
 
 def save_model(pipeline, study: Study, *, model_name: str, metrics: pd.DataFrame | None,
-               training_frame: pd.DataFrame, folder: str | os.PathLike | None = None) -> Path:
+               training_frame: pd.DataFrame, folder: str | os.PathLike | None = None,
+               status: str | None = None, status_reasons=(),
+               recalibration_source: str = "out-of-fold predictions") -> Path:
     """Write ``model.skops``, ``model.json``, ``MODEL_CARD.md`` and ``manifest.json``.
 
     Parameters
@@ -173,6 +188,17 @@ def save_model(pipeline, study: Study, *, model_name: str, metrics: pd.DataFrame
         aggregates of it are stored.
     folder : path, optional
         Target folder; default ``reports/<study>/model``.
+    status : {"fit-for-clinical-use", "not-for-clinical-use"}, optional
+        The ship gate's verdict (:class:`analysis.validation.gate.GateVerdict` ``.status``).
+        ``None`` (the default) is not a verdict: the model is saved as
+        ``"not-for-clinical-use"`` with the reason :data:`NO_VERDICT`, so nothing reaches
+        patients without passing the gate.
+    status_reasons : sequence of str
+        The failed criteria (``GateVerdict.reasons``); must be empty when fit and not
+        empty when not fit (``None`` status: ignored).
+    recalibration_source : str, default "out-of-fold predictions"
+        ``recalibration.estimated_on`` of a :class:`RecalibratedClassifier` pipeline
+        (ignored for other pipelines).
 
     Returns
     -------
@@ -183,8 +209,9 @@ def save_model(pipeline, study: Study, *, model_name: str, metrics: pd.DataFrame
     ------
     ModelArtifactError
         If the pipeline has no ``predict_proba``, ``training_frame`` lacks a predictor or
-        the outcome, or the pipeline contains a type :func:`load_model` would refuse
-        (anything not in :data:`ALLOWED_TYPES`, e.g. a ``FunctionTransformer``).
+        the outcome, the status and its reasons disagree, or the pipeline contains a type
+        :func:`load_model` would refuse (anything not in :data:`ALLOWED_TYPES`, e.g. a
+        ``FunctionTransformer``).
 
     Examples
     --------
@@ -197,9 +224,13 @@ def save_model(pipeline, study: Study, *, model_name: str, metrics: pd.DataFrame
     ...               variables={"age": Variable("age", "numeric"), "y": Variable("y", "binary")})
     >>> frame = pd.DataFrame({"age": [30.0, 40.0, 50.0, 60.0], "y": [0.0, 1.0, 0.0, 1.0]})
     >>> model = DummyClassifier().fit(frame[["age"]], frame["y"])
-    >>> folder = save_model(model, study, model_name="dummy", metrics=None, training_frame=frame)
+    >>> folder = save_model(model, study, model_name="dummy", metrics=None, training_frame=frame,
+    ...                     status="fit-for-clinical-use")
     >>> sorted(p.name for p in folder.iterdir())
     ['MODEL_CARD.md', 'manifest.json', 'model.json', 'model.skops']
+    >>> folder = save_model(model, study, model_name="dummy", metrics=None, training_frame=frame)
+    >>> json.loads((folder / "model.json").read_text())["status"]
+    'not-for-clinical-use'
     """
     import skops.io as sio
 
@@ -218,10 +249,16 @@ def save_model(pipeline, study: Study, *, model_name: str, metrics: pd.DataFrame
             "and the outcome)")
     if metrics is not None and not isinstance(metrics, pd.DataFrame):
         raise ModelArtifactError("metrics: must be a pandas DataFrame or None")
+    status, reasons = _status(status, status_reasons)
+    recalibrated = type(pipeline).__name__ == "RecalibratedClassifier"
+    if recalibrated and not (isinstance(recalibration_source, str) and recalibration_source.strip()):
+        raise ModelArtifactError("recalibration_source: must say where the recalibration of "
+                                 "a RecalibratedClassifier was estimated")
 
     blob = sio.dumps(pipeline)
     check_types(model_types(blob))
-    meta = _metadata(pipeline, study, model_name, metrics, training_frame)
+    meta = _metadata(pipeline, study, model_name, metrics, training_frame, recalibration_source)
+    meta["status"], meta["status_reasons"] = status, reasons
     meta_text = json.dumps(meta, indent=2, ensure_ascii=False) + "\n"
     parse_metadata(meta_text.encode("utf-8"))  # what load_model will accept, checked now
     card = render_model_card(meta, sha256=_sha256(blob))
@@ -239,6 +276,22 @@ def save_model(pipeline, study: Study, *, model_name: str, metrics: pd.DataFrame
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def _status(status, reasons) -> tuple[str, list[str]]:
+    """The (status, reasons) written to model.json; a missing verdict is not fit."""
+    if status is None:
+        return NOT_FIT, [NO_VERDICT]
+    if status not in STATUSES:
+        raise ModelArtifactError(f"status: must be one of {', '.join(STATUSES)} (got {status!r})")
+    if isinstance(reasons, str) or not all(isinstance(r, str) and r.strip() for r in reasons):
+        raise ModelArtifactError("status_reasons: must be a sequence of non-empty sentences")
+    reasons = [str(r) for r in reasons]
+    if status == FIT and reasons:
+        raise ModelArtifactError(f"status_reasons: must be empty for a {FIT} model")
+    if status == NOT_FIT and not reasons:
+        raise ModelArtifactError(f"status_reasons: a {NOT_FIT} model needs its reasons")
+    return status, reasons
 
 
 def derivations_for(study: Study, names) -> dict[str, Any]:
@@ -271,7 +324,8 @@ def derivations_for(study: Study, names) -> dict[str, Any]:
             "inputs": study.codebook(sorted(inputs))}
 
 
-def _metadata(pipeline, study: Study, model_name, metrics, frame) -> dict[str, Any]:
+def _metadata(pipeline, study: Study, model_name, metrics, frame,
+              recalibration_source: str = "out-of-fold predictions") -> dict[str, Any]:
     outcome = pd.to_numeric(frame[study.outcome], errors="coerce")
     observed = outcome.dropna()
     ranges: dict[str, Any] = {}
@@ -315,7 +369,7 @@ def _metadata(pipeline, study: Study, model_name, metrics, frame) -> dict[str, A
         # notebook 06 recalibrates a model whose cross-validated slope is out of range
         "recalibration": (
             {"intercept": float(pipeline.intercept), "slope": float(pipeline.slope),
-             "estimated_on": "out-of-fold predictions"}
+             "estimated_on": recalibration_source}
             if type(pipeline).__name__ == "RecalibratedClassifier" else None),
         "metrics": None if metrics is None else _records(metrics),
         "versions": {"analysis": __version__, **_package_versions()},
@@ -694,14 +748,15 @@ def parse_metadata(data: bytes, source: str = METADATA_FILE) -> dict[str, Any]:
         "model_name": _STR, "estimator": _STR, "outcome": dict, "id": (dict, type(None)),
         "predictors": dict, "derivations": dict, "training": dict,
         "treatment": (dict, type(None)), "recalibration": (dict, type(None)),
-        "metrics": (list, type(None)), "versions": dict,
+        "metrics": (list, type(None)), "versions": dict, "status": _STR,
+        "status_reasons": list,
     })
     if not problems and meta["format_version"] != FORMAT_VERSION:
         problems.append(f"format_version must be {FORMAT_VERSION} (got {meta['format_version']})")
     if not problems:
         for check in (_check_outcome, _check_id, _check_predictors, _check_derivations,
                       _check_training, _check_treatment, _check_recalibration, _check_metrics,
-                      _check_versions):
+                      _check_versions, _check_status):
             problems += check(meta)
             if problems:
                 break
@@ -940,6 +995,19 @@ def _check_metrics(meta) -> list[str]:
     return []
 
 
+def _check_status(meta) -> list[str]:
+    status, reasons = meta["status"], meta["status_reasons"]
+    if status not in STATUSES:
+        return [f"status: must be one of {', '.join(STATUSES)} (got {_short(status, 40)!r})"]
+    if not all(isinstance(r, str) and r.strip() for r in reasons):
+        return ["status_reasons: must be a list of non-empty strings"]
+    if status == FIT and reasons:
+        return [f"status_reasons: must be empty when status is {FIT!r}"]
+    if status == NOT_FIT and not reasons:
+        return [f"status_reasons: must give the reasons when status is {NOT_FIT!r}"]
+    return []
+
+
 def _check_versions(meta) -> list[str]:
     versions = meta["versions"]
     bad = [k for k, v in versions.items() if not isinstance(v, str | type(None))]
@@ -997,6 +1065,7 @@ def render_model_card(meta: dict[str, Any], sha256: str | None = None) -> str:
     rate = f"{tr['events'] / tr['n']:.1%}" if tr["n"] else "n/a"
     lines = [
         f"# Model card: {meta['title']} ({meta['model_name']})", "",
+        *_status_lines(meta),
         "## Model details", "",
         f"- Study: `{meta['study']}`",
         f"- Model: {meta['model_name']} (`{meta['estimator']}`), stored in `{MODEL_FILE}`"
@@ -1030,7 +1099,8 @@ def render_model_card(meta: dict[str, Any], sha256: str | None = None) -> str:
         r = meta["recalibration"]
         lines += [f"Probabilities are recalibrated: logit(p') = {r['intercept']:.3f} + "
                   f"{r['slope']:.3f} x logit(p), estimated on the model's {r['estimated_on']} "
-                  "because its cross-validated calibration slope was outside 0.8-1.2.", ""]
+                  "because its cross-validated calibration slope was outside the selection "
+                  "rule's range.", ""]
     if meta.get("metrics"):
         lines.append(markdown_table(pd.DataFrame(meta["metrics"])))
     else:
@@ -1053,6 +1123,22 @@ def render_model_card(meta: dict[str, Any], sha256: str | None = None) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _status_lines(meta: dict[str, Any]) -> list[str]:
+    """The card's opening statement of the ship gate's verdict (absent: nothing)."""
+    status = meta.get("status")
+    if status == FIT:
+        return [f"**Status: {FIT}.** The model passed the ship gate (it beats the "
+                "intercept-only model, its AUC is distinguishable from chance and its "
+                "corrected calibration slope is in range).", ""]
+    if status == NOT_FIT:
+        reasons = meta.get("status_reasons") or []
+        return [f"**Status: {NOT_FIT}. No model fit for clinical use:** this model is "
+                "kept for audit only and `analysis predict` refuses it unless "
+                "`--allow-unvalidated` is given. Reasons:", "",
+                *[f"- {r}" for r in reasons], ""]
+    return []
 
 
 def _predictor_table(meta: dict[str, Any]) -> str:

@@ -18,6 +18,12 @@ others is written to ``<output stem>.rejected.csv`` (columns ``row``, ``column``
 ``value``; ``row`` is the 1-based data row of the input). Problems with the table itself
 (a missing predictor column, a repeated header, no rows) still stop the run.
 
+Models kept for audit only: a model whose ``model.json`` says ``"status":
+"not-for-clinical-use"`` (it failed the ship gate, :mod:`analysis.validation.gate`) is
+refused with :class:`UnvalidatedModelError` and its reasons, unless ``allow_unvalidated``
+(``--allow-unvalidated``) is given; then every output row's ``warnings`` starts with
+``not for clinical use: <reasons>``.
+
 Outputs are written atomically; the output may not be the input file or a directory.
 """
 
@@ -36,12 +42,13 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import AnalysisError
-from analysis.models.artifact import load_model, metadata_variables
+from analysis.models.artifact import FIT, load_model, metadata_variables
 from analysis.study.checks import validate_table
 from analysis.study.config import Study, Variable, load_study
 
-__all__ = ["add_predict_parser", "main", "option_column", "predict_patients", "range_warnings",
-           "rejected_path", "score_valid_rows"]
+__all__ = ["UnvalidatedModelError", "add_predict_parser", "main", "option_column",
+           "predict_patients", "range_warnings", "rejected_path", "score_valid_rows",
+           "status_warning"]
 
 ROW_COLUMN = "row"
 REJECTED_COLUMNS = ["row", "column", "rule", "value"]
@@ -49,8 +56,42 @@ REJECTED_COLUMNS = ["row", "column", "rule", "value"]
 MAX_VALUE_CHARS = 200
 
 
+class UnvalidatedModelError(AnalysisError):
+    """The model failed the ship gate and ``allow_unvalidated`` was not given."""
+
+
+def status_warning(meta: dict[str, Any]) -> str:
+    """``""`` for a fit-for-clinical-use model, else ``"not for clinical use: <reasons>"``.
+
+    Examples
+    --------
+    >>> status_warning({"status": "fit-for-clinical-use", "status_reasons": []})
+    ''
+    >>> status_warning({"status": "not-for-clinical-use", "status_reasons": ["AUC 0.52."]})
+    'not for clinical use: AUC 0.52.'
+    """
+    if meta.get("status") == FIT:
+        return ""
+    reasons = " ".join(str(r) for r in meta.get("status_reasons") or []) or "no reason recorded"
+    return f"not for clinical use: {reasons}"
+
+
+def _check_status(meta: dict[str, Any], allow_unvalidated: bool) -> str:
+    """Refuse an unvalidated model unless allowed; return the warning for every row."""
+    warning = status_warning(meta)
+    if warning and not allow_unvalidated:
+        reasons = " ".join(str(r) for r in meta.get("status_reasons") or [])
+        raise UnvalidatedModelError(
+            f"the model of study {meta.get('study')!r} ({meta.get('model_name')}) is marked "
+            f"\"{meta.get('status')}\": no model fit for clinical use. Reasons: {reasons} "
+            "It is kept for audit only; to score patients anyway pass --allow-unvalidated "
+            "(allow_unvalidated=True), and every output row will say so in 'warnings'.")
+    return warning
+
+
 def predict_patients(folder_or_study, patients: pd.DataFrame, *,
-                     root: str | os.PathLike | None = None, source: str = "input") -> pd.DataFrame:
+                     root: str | os.PathLike | None = None, source: str = "input",
+                     allow_unvalidated: bool = False) -> pd.DataFrame:
     """Predicted probabilities for new patients from a saved model.
 
     Parameters
@@ -65,6 +106,9 @@ def predict_patients(folder_or_study, patients: pd.DataFrame, *,
         Project root used when ``folder_or_study`` is a study name.
     source : str, default "input"
         Name of the table in error messages.
+    allow_unvalidated : bool, default False
+        Score a model marked ``not-for-clinical-use`` anyway; every row's ``warnings``
+        then starts with ``not for clinical use: <reasons>``.
 
     Returns
     -------
@@ -79,6 +123,8 @@ def predict_patients(folder_or_study, patients: pd.DataFrame, *,
         Listing every violation of the codebook in ``patients``.
     ModelArtifactError
         If the model folder is missing or fails its checks.
+    UnvalidatedModelError
+        If the model is marked ``not-for-clinical-use`` and ``allow_unvalidated`` is False.
 
     Examples
     --------
@@ -92,7 +138,8 @@ def predict_patients(folder_or_study, patients: pd.DataFrame, *,
     ...                          "y": Variable("y", "binary")})
     >>> frame = pd.DataFrame({"age": [30.0, 40.0, 50.0, 60.0], "y": [0.0, 1.0, 0.0, 1.0]})
     >>> model = DummyClassifier().fit(frame[["age"]], frame["y"])
-    >>> _ = save_model(model, study, model_name="dummy", metrics=None, training_frame=frame)
+    >>> _ = save_model(model, study, model_name="dummy", metrics=None, training_frame=frame,
+    ...                status="fit-for-clinical-use")
     >>> out = predict_patients(study, pd.DataFrame({"age": ["45", "90"]}))
     >>> out.columns.tolist(), out["probability"].tolist()
     (['row', 'probability', 'warnings'], [0.5, 0.5])
@@ -100,17 +147,18 @@ def predict_patients(folder_or_study, patients: pd.DataFrame, *,
     ['', 'age=90 above the training range [30.3, 59.7]']
     """
     pipeline, meta = load_model(_model_folder(folder_or_study, root))
+    status = _check_status(meta, allow_unvalidated)
     if not isinstance(patients, pd.DataFrame):
         raise AnalysisError(f"patients: must be a pandas DataFrame, got {type(patients).__name__}")
     variables, id_col = _variables(meta)
     patients = _derive_missing_predictors(patients, meta, source)
     typed, _ = validate_table(patients, variables, id_col=id_col, source=source)
-    return _score(pipeline, meta, typed, id_col, np.arange(1, len(typed) + 1))
+    return _score(pipeline, meta, typed, id_col, np.arange(1, len(typed) + 1), status)
 
 
 def score_valid_rows(folder_or_study, patients: pd.DataFrame, *,
-                     root: str | os.PathLike | None = None,
-                     source: str = "input") -> tuple[pd.DataFrame, pd.DataFrame]:
+                     root: str | os.PathLike | None = None, source: str = "input",
+                     allow_unvalidated: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Score the rows that pass the codebook and list the broken rules of the others.
 
     Like :func:`predict_patients`, but a row with an invalid value (not a number, outside
@@ -120,7 +168,7 @@ def score_valid_rows(folder_or_study, patients: pd.DataFrame, *,
 
     Parameters
     ----------
-    folder_or_study, patients, root, source
+    folder_or_study, patients, root, source, allow_unvalidated
         As for :func:`predict_patients`.
 
     Returns
@@ -149,7 +197,8 @@ def score_valid_rows(folder_or_study, patients: pd.DataFrame, *,
     ...                          "y": Variable("y", "binary")})
     >>> frame = pd.DataFrame({"age": [30.0, 40.0, 50.0, 60.0], "y": [0.0, 1.0, 0.0, 1.0]})
     >>> model = DummyClassifier().fit(frame[["age"]], frame["y"])
-    >>> _ = save_model(model, study, model_name="dummy", metrics=None, training_frame=frame)
+    >>> _ = save_model(model, study, model_name="dummy", metrics=None, training_frame=frame,
+    ...                status="fit-for-clinical-use")
     >>> scores, rejected = score_valid_rows(study, pd.DataFrame({"age": ["45", "900", "x"]}))
     >>> scores["row"].tolist()
     [1]
@@ -157,6 +206,7 @@ def score_valid_rows(folder_or_study, patients: pd.DataFrame, *,
     [[2, 'age', 'value above max 120', '900'], [3, 'age', 'not a number', 'x']]
     """
     pipeline, meta = load_model(_model_folder(folder_or_study, root))
+    status = _check_status(meta, allow_unvalidated)
     if not isinstance(patients, pd.DataFrame):
         raise AnalysisError(f"patients: must be a pandas DataFrame, got {type(patients).__name__}")
     variables, id_col = _variables(meta)
@@ -177,9 +227,10 @@ def score_valid_rows(folder_or_study, patients: pd.DataFrame, *,
                      else pd.DataFrame(columns=REJECTED_COLUMNS))
     if not len(frame):
         # nothing to score: report every problem as without --skip-invalid
-        predict_patients(folder_or_study, patients, root=root, source=source)
+        predict_patients(folder_or_study, patients, root=root, source=source,
+                         allow_unvalidated=allow_unvalidated)
     typed, _ = validate_table(frame, variables, id_col=id_col, source=source)
-    scores = _score(pipeline, meta, typed, id_col, frame.index.to_numpy() + 1)
+    scores = _score(pipeline, meta, typed, id_col, frame.index.to_numpy() + 1, status)
     rejected_rows = rejected_rows.sort_values(["row"], kind="stable", ignore_index=True)
     return scores, rejected_rows
 
@@ -195,7 +246,7 @@ def _variables(meta) -> tuple[dict[str, Variable], str | None]:
     return variables, id_col
 
 
-def _score(pipeline, meta, typed: pd.DataFrame, id_col, rows) -> pd.DataFrame:
+def _score(pipeline, meta, typed: pd.DataFrame, id_col, rows, status: str = "") -> pd.DataFrame:
     predictors = list(meta["predictors"])
     X = typed[predictors]
     out = pd.DataFrame({id_col: typed[id_col]} if id_col else {ROW_COLUMN: np.asarray(rows)})
@@ -212,7 +263,8 @@ def _score(pipeline, meta, typed: pd.DataFrame, id_col, rows) -> pd.DataFrame:
             scored = X.copy()
             scored[column] = float(option) if numeric else str(option)
             out[name] = _positive_class(pipeline, scored)
-    out["warnings"] = range_warnings(X, meta["training"]["ranges"])
+    found = range_warnings(X, meta["training"]["ranges"])
+    out["warnings"] = ["; ".join(w for w in (status, text) if w) for text in found]
     return out
 
 
@@ -388,6 +440,10 @@ def _add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--skip-invalid", action="store_true",
                         help="score the valid rows and write the invalid ones with the broken "
                              "rule to <output stem>.rejected.csv (default: refuse the file)")
+    parser.add_argument("--allow-unvalidated", action="store_true",
+                        help="score with a model marked not-for-clinical-use (it failed the "
+                             "ship gate; default: refuse it); every output row then says so "
+                             "in 'warnings'")
     parser.set_defaults(func=run_predict)
     return parser
 
@@ -429,7 +485,8 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def add_predict_parser(subparsers) -> argparse.ArgumentParser:
-    """Register ``predict --study S --input IN --output OUT [--root DIR] [--skip-invalid]``.
+    """Register ``predict --study S --input IN --output OUT [--root DIR] [--skip-invalid]
+    [--allow-unvalidated]``.
 
     The sub-command's ``func`` is :func:`run_predict`, which returns the exit code.
 
@@ -439,8 +496,8 @@ def add_predict_parser(subparsers) -> argparse.ArgumentParser:
     >>> _ = add_predict_parser(parser.add_subparsers(dest="command"))
     >>> args = parser.parse_args(
     ...     ["predict", "--study", "s", "--input", "a.csv", "--output", "b.csv"])
-    >>> args.func is run_predict, args.root, args.skip_invalid
-    (True, None, False)
+    >>> args.func is run_predict, args.root, args.skip_invalid, args.allow_unvalidated
+    (True, None, False, False)
     """
     parser = subparsers.add_parser(
         "predict", help="score new patients with a study's saved model",
@@ -459,6 +516,7 @@ def run_predict(args: argparse.Namespace) -> int:
     from analysis.study.io import read_table, write_text
 
     skip = bool(getattr(args, "skip_invalid", False))
+    allow = bool(getattr(args, "allow_unvalidated", False))
     try:
         _check_paths(args)
         with warnings.catch_warnings(record=True) as caught:
@@ -467,9 +525,11 @@ def run_predict(args: argparse.Namespace) -> int:
             patients = read_table(args.input)
             source = Path(args.input).name
             if skip:
-                out, rejected = score_valid_rows(study, patients, source=source)
+                out, rejected = score_valid_rows(study, patients, source=source,
+                                                 allow_unvalidated=allow)
             else:
-                out, rejected = predict_patients(study, patients, source=source), None
+                out, rejected = predict_patients(study, patients, source=source,
+                                                 allow_unvalidated=allow), None
         for w in caught:
             print(f"warning: {_cut(w.message)}", file=sys.stderr)
         write_text(args.output, out.to_csv(index=False))
@@ -487,6 +547,8 @@ def run_predict(args: argparse.Namespace) -> int:
         return 1
     flagged = int((out["warnings"] != "").sum())
     line = f"wrote {args.output}: {len(out)} patient(s), {flagged} with warnings"
+    if allow and out["warnings"].str.startswith("not for clinical use").any():
+        line += "; the model is NOT for clinical use (every row says so in 'warnings')"
     if rejected is not None:
         rows = rejected["row"].nunique()
         line += (f"; {rows} row(s) rejected ({len(rejected)} broken rule(s)) -> "

@@ -2,12 +2,15 @@
 
 Both routes render the same combined notebook (narrative, tables and figures; code and
 parameters hidden; warnings and progress output dropped), so the fallback report carries
-the same content as the Quarto one.
+the same content as the Quarto one.  Its first paragraph is the ship gate's verdict with its
+numbers (:func:`verdict_paragraph`: ``reports/<study>/tables/gate.csv``, else the ``status``
+of ``model.json``), so a study whose model is not fit for clinical use says so at the top.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import re
 import shutil
 import subprocess
@@ -15,10 +18,13 @@ import tempfile
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 
+from analysis.errors import AnalysisError
 from analysis.formatting import escape_text
 from analysis.study.io import write_text
 from analysis.study.paths import StudyPaths
+from analysis.validation.gate import NOT_FIT, verdict_from_table
 
 QUARTO_MISSING = "Quarto was not found on PATH: building the fallback HTML report with nbconvert."
 _HIDDEN_TAGS = {"parameters", "injected-parameters", "remove-cell"}
@@ -80,6 +86,49 @@ def combine_notebooks(notebooks: list[Path], title: str, subtitle: str = "") -> 
     return combined
 
 
+def verdict_paragraph(paths: StudyPaths) -> str:
+    """The report's first paragraph: the ship gate's verdict with its numbers (Markdown).
+
+    Read from ``tables/gate.csv`` (written by notebook 06); without it, from the saved
+    model's ``model.json`` (``status``, ``status_reasons``); without either, a sentence
+    saying that no verdict exists yet.  Study-supplied text (model names) is escaped.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> verdict_paragraph(StudyPaths("demo", Path(tempfile.mkdtemp())))[:38]
+    '**No ship-gate verdict is available.**'
+    """
+    gate = paths.table("gate")
+    if gate.is_file():
+        try:
+            table = pd.read_csv(gate, keep_default_na=False, na_values=[""])
+            for column in ("model", "note"):
+                if column in table.columns:
+                    table[column] = table[column].map(
+                        lambda v: escape_text(v) if isinstance(v, str) else v)
+            return verdict_from_table(table).describe()
+        except (AnalysisError, ValueError, OSError, pd.errors.ParserError) as exc:
+            return (f"**The ship-gate verdict could not be read** ({escape_text(str(exc))}): "
+                    "treat the model as not fit for clinical use.")
+    meta_path = paths.model / "model.json"
+    if meta_path.is_file():
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            status = meta["status"]
+            reasons = [escape_text(str(r)) for r in meta.get("status_reasons") or []]
+            model = escape_text(str(meta.get("model_name", "the model")))
+        except (ValueError, KeyError, TypeError, OSError):
+            return ("**The saved model has no readable ship-gate status**: treat it as not "
+                    "fit for clinical use.")
+        if status == NOT_FIT:
+            return (f"**No model fit for clinical use.** {' '.join(reasons)} {model} is "
+                    "saved for audit only.")
+        return f"**Ship gate passed: {model} is fit for clinical use** (status `{escape_text(str(status))}`)."
+    return ("**No ship-gate verdict is available.** Notebook 06 has not saved "
+            "`tables/gate.csv` nor a model: no model is fit for clinical use yet.")
+
+
 def _yaml_text(text: str) -> str:
     """Study-supplied text as a YAML double-quoted scalar holding escaped Markdown.
 
@@ -108,6 +157,10 @@ def render_report(paths: StudyPaths, title: str, *, echo=print, force_fallback: 
     if not notebooks:
         raise FileNotFoundError(f"no executed notebooks in {paths.notebooks}: run `make study STUDY={paths.study}`")
     combined = combine_notebooks(notebooks, title, subtitle=f"Study: {paths.study}")
+    # the first paragraph of both routes: the ship gate's verdict
+    verdict = nbformat.v4.new_markdown_cell(verdict_paragraph(paths))
+    verdict["id"] = "verdict"
+    combined.cells.insert(1, verdict)
     quarto = None if force_fallback else quarto_available()
     if quarto:
         html = _render_with_quarto(quarto, combined, paths)

@@ -293,7 +293,8 @@ def _execute(notebook: Path, tmp_output: Path, parameters: dict, km, root: Path,
 
 @contextlib.contextmanager
 def _limits(notebook: Path, timeout: float):
-    """SIGTERM raises :class:`RunInterrupted`; SIGALRM after ``timeout`` s a timeout."""
+    """SIGTERM raises :class:`RunInterrupted`, SIGINT :class:`KeyboardInterrupt`; SIGALRM after
+    ``timeout`` s a timeout."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -304,8 +305,14 @@ def _limits(notebook: Path, timeout: float):
     def on_alarm(signum, frame):
         raise _RunDeadline
 
-    before = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGALRM)}
+    def on_int(signum, frame):
+        # Our own handler, so that asyncio (under nbclient) does not install its own, which
+        # only cancels the running task on the first Ctrl-C and can leave the run waiting.
+        raise KeyboardInterrupt
+
+    before = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGALRM, signal.SIGINT)}
     signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_int)
     signal.signal(signal.SIGALRM, on_alarm)
     signal.setitimer(signal.ITIMER_REAL, timeout)
     try:

@@ -27,7 +27,7 @@ def plot_forest(
         A tidy table with ``term`` (or ``label``), ``ci_lower``, ``ci_upper`` and an
         estimate column: ``odds_ratio`` (logistic tables) or ``estimate`` (linear).
         Rows are drawn top to bottom in table order. Rows with a non-finite estimate or
-        CI bound (e.g. flagged for separation) are listed but not drawn.
+        CI bound are listed with "(not estimable)" after their label but not drawn.
     reference_line : float or None, default 1.0
         Vertical line of no effect (use 0 for linear estimates); ``None`` for none.
     log_scale : bool, default True
@@ -45,6 +45,11 @@ def plot_forest(
     -------
     matplotlib.figure.Figure
 
+    Raises
+    ------
+    AnalysisError
+        No row has a finite estimate and interval: the plot would be empty.
+
     Examples
     --------
     >>> t = pd.DataFrame({"term": ["age", "race[black]"], "odds_ratio": [0.96, 3.4],
@@ -53,6 +58,9 @@ def plot_forest(
     >>> ax = fig.axes[0]
     >>> [t.get_text() for t in ax.get_yticklabels()], ax.get_yticks().tolist()
     (['age', 'race[black]'], [1, 0])
+    >>> t.loc[1, "ci_upper"] = float("nan")
+    >>> [t.get_text() for t in plot_forest(t).axes[0].get_yticklabels()]
+    ['age', 'race[black] (not estimable)']
     """
     import matplotlib.pyplot as plt
 
@@ -78,6 +86,12 @@ def plot_forest(
                 "on a log scale; use log_scale=False"
             )
     labels = table[label].astype(str).tolist()
+    if not drawable.any():
+        raise AnalysisError(
+            "plot_forest: no row has a finite estimate and confidence interval, nothing to "
+            f"draw (not estimable: {labels})"
+        )
+    labels = [text if ok else f"{text} (not estimable)" for text, ok in zip(labels, drawable, strict=True)]
     y = np.arange(len(table))[::-1]
     if ax is None:
         fig, ax = plt.subplots(figsize=(6.0, 1.0 + 0.35 * len(table)))

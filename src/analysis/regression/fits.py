@@ -1,4 +1,5 @@
-"""Logistic and linear model fits: the one maximum-likelihood logistic solver, separation checks, profile-likelihood intervals."""
+"""Logistic and linear model fits: the one maximum-likelihood logistic solver, separation and
+sparse-cell checks, profile-likelihood intervals, Firth's penalised likelihood."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import scipy.linalg
 import scipy.optimize
 import scipy.stats
 import statsmodels.api as sm
+from firthmodels import FirthLogisticRegression
 from scipy.special import expit
 from statsmodels.tools.sm_exceptions import (
     ConvergenceWarning,
@@ -75,6 +77,73 @@ def detect_separation(X, y) -> np.ndarray:
     direction = np.concatenate([[intercept], slopes])
     scale = np.abs(direction).max()
     return np.abs(direction) > 1e-6 * scale
+
+
+#: Fewest events and fewest non-events a level of a binary or categorical predictor may have
+#: before its cell counts as sparse (and the logistic model switches to Firth's method).
+SPARSE_CELL_MIN = 5
+
+#: ``method`` of a table row fitted by :func:`fit_firth` on one data set.
+FIRTH_METHOD = "Firth penalised likelihood, profile penalised-likelihood CI"
+
+
+def sparse_cells(X: pd.DataFrame, y, min_count: int = SPARSE_CELL_MIN) -> list[str]:
+    """Levels of binary or categorical predictors with few events or few non-events.
+
+    A predictor counts as binary or categorical when all its model columns take only the
+    values 0 and 1 (a 0/1 predictor, or the dummy columns of a categorical predictor,
+    grouped by ``X.attrs["term_variable"]`` when present). Each of its levels (``=1`` and
+    ``=0`` for a single column; every dummy and the reference level, where all dummies are
+    0, for a categorical predictor) is a cell; a cell with fewer than ``min_count`` events
+    or fewer than ``min_count`` non-events is sparse. Rows with a missing value in the
+    predictor's columns are ignored.
+
+    Parameters
+    ----------
+    X : pandas.DataFrame
+        Model columns without intercept (as from :func:`analysis.regression.design.design_matrix`).
+    y : array_like, shape (n,)
+        0/1 outcome.
+    min_count : int, default :data:`SPARSE_CELL_MIN`
+        Fewest events and fewest non-events a cell needs.
+
+    Returns
+    -------
+    list of str
+        One description per sparse cell, e.g. ``"smoker=1: 2 events, 30 non-events"``;
+        empty when no cell is sparse.
+
+    Examples
+    --------
+    >>> X = pd.DataFrame({"smoker": [1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]})
+    >>> y = np.array([1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0])
+    >>> sparse_cells(X, y)
+    ['smoker=1: 3 events, 0 non-events', 'smoker=0: 3 events, 6 non-events']
+    """
+    y = np.asarray(y, dtype=float)
+    term_variable = X.attrs.get("term_variable", {})
+    groups: dict[str, list[str]] = {}
+    for term in X.columns:
+        groups.setdefault(term_variable.get(term, term), []).append(term)
+    found = []
+    for variable, terms in groups.items():
+        block = X[terms].to_numpy(dtype=float)
+        observed = ~np.isnan(block).any(axis=1)
+        values = block[observed]
+        if not np.isin(values, (0.0, 1.0)).all():
+            continue
+        yy = y[observed]
+        if len(terms) == 1:
+            cells = [(f"{terms[0]}=1", values[:, 0] == 1), (f"{terms[0]}=0", values[:, 0] == 0)]
+        else:
+            cells = [(t, values[:, i] == 1) for i, t in enumerate(terms)]
+            cells.append((f"{variable} (reference level)", values.sum(axis=1) == 0))
+        for name, mask in cells:
+            events = int(yy[mask].sum())
+            non_events = int(mask.sum()) - events
+            if min(events, non_events) < min_count:
+                found.append(f"{name}: {events} events, {non_events} non-events")
+    return found
 
 
 @dataclass
@@ -149,6 +218,112 @@ def fit_logistic(X: pd.DataFrame, y: np.ndarray, outcome: str, warn: bool = True
         fit = ModelFit(nan, nan, nan, np.full((k, k), np.nan), np.nan, len(y), float(len(y) - k),
                    separated)
     return fit
+
+
+@dataclass
+class FirthFit(ModelFit):
+    """A :class:`ModelFit` from :func:`fit_firth`, with its profile penalised-likelihood CIs.
+
+    ``llf`` is the penalised log-likelihood; ``pvalues`` are penalised likelihood-ratio
+    p-values (NaN where not computed); ``ci`` has shape ``(k, 2)`` on the log-odds scale;
+    ``cov`` holds the variances ``bse**2`` on its diagonal only. The intercept's standard
+    error, interval and p-value are NaN (not computed; tables report no intercept).
+    """
+
+    ci: np.ndarray
+    converged: bool
+
+
+def fit_firth(X: pd.DataFrame, y, outcome: str = "outcome", alpha: float = 0.05,
+              inference: bool = True) -> FirthFit:
+    """Firth's penalised-likelihood logistic regression, the method of R's ``logistf``.
+
+    Maximises ``l(b) + 0.5 log|I(b)|`` (Jeffreys-prior penalty) by Newton-Raphson with step
+    halving, through ``firthmodels.FirthLogisticRegression`` (NumPy backend, convergence
+    tolerances 1e-6). The estimates are finite under complete or quasi-complete
+    separation. Standard errors are the Wald ones reported by ``logistf`` (``se(coef)``); confidence intervals are profile penalised-likelihood
+    intervals (Venzon-Moolgavkar, as ``logistf``'s default) and p-values penalised
+    likelihood-ratio tests, each coefficient in turn constrained to 0 (not the intercept).
+
+    Parameters
+    ----------
+    X : pandas.DataFrame
+        Model columns without intercept, no missing values.
+    y : array_like, shape (n,)
+        0/1 outcome.
+    outcome : str, default "outcome"
+        Outcome name, for messages.
+    alpha : float, default 0.05
+        One minus the confidence level.
+    inference : bool, default True
+        Compute the profile CIs and likelihood-ratio p-values (slower); otherwise ``ci`` is
+        the Wald interval and ``pvalues`` the Wald p-values (enough for Rubin's rules).
+
+    Returns
+    -------
+    FirthFit
+        Intercept first in every array.
+
+    Warns
+    -----
+    UserWarning
+        The penalised likelihood did not converge, or a profile bound or likelihood-ratio
+        test could not be computed (that value is NaN).
+
+    Examples
+    --------
+    >>> X = pd.DataFrame({"x": [0.0, 0, 0, 1, 1, 1]})
+    >>> fit = fit_firth(X, np.array([0, 0, 0, 1, 1, 1]))
+    >>> round(float(fit.params[1]), 4), bool(np.isfinite(fit.ci[1:]).all())
+    (3.8918, True)
+    """
+    if len(np.unique(y)) < 2:
+        raise AnalysisError(f"outcome '{outcome}' takes a single value in the analysis rows")
+    check_rank(X)
+    A = X.to_numpy(dtype=float)
+    y = np.asarray(y, dtype=float)
+    k = A.shape[1] + 1
+    # Firth's estimate is equivariant under affine changes of the columns (the Jeffreys
+    # prior is invariant), so fit on centred and scaled columns, which keeps Newton-Raphson
+    # and the profile searches well conditioned (raw laboratory values in the thousands
+    # stall them), and map the slopes back: b_j = g_j / sd_j, exactly.
+    centre = A.mean(axis=0)
+    scale = A.std(axis=0)
+    scale[scale == 0] = 1.0
+    Z = (A - centre) / scale
+    problems = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = FirthLogisticRegression(backend="numpy", max_iter=100, gtol=1e-6, xtol=1e-6)
+        model.fit(Z, y)
+        slopes = np.asarray(model.coef_, dtype=float) / scale
+        params = np.r_[model.intercept_ - np.sum(slopes * centre), slopes]
+        # the intercept of the centred fit is another parameter: no inference for the
+        # intercept (tables report none)
+        bse = np.r_[np.nan, np.asarray(model.bse_, dtype=float)[:-1] / scale]
+        cov = np.diag(bse**2)  # logistf's variances; the covariances are not used downstream
+        if inference and model.converged_:
+            model.lrt(list(range(k - 1)))
+            pvalues = np.r_[np.nan, np.asarray(model.lrt_pvalues_)[:-1]]
+            bounds = np.asarray(model.conf_int(alpha=alpha, method="pl", max_iter=500, tol=1e-6,
+                                               features=list(range(k - 1))))[:-1]
+            ci = np.vstack([[np.nan, np.nan], bounds / scale[:, None]])
+        else:
+            z = scipy.stats.norm.ppf(1 - alpha / 2)
+            pvalues = 2 * scipy.stats.norm.sf(np.abs(params / bse))
+            ci = np.column_stack([params - z * bse, params + z * bse])
+    if not model.converged_:
+        problems.append("the penalised likelihood did not converge")
+    if caught and inference and (np.isnan(pvalues[1:]).any() or np.isnan(ci[1:]).any()):
+        problems.append("some profile bounds or likelihood-ratio tests failed (left empty)")
+    if problems:
+        warnings.warn(f"Firth logistic model for '{outcome}': {'; '.join(problems)}",
+                      UserWarning, stacklevel=caller_stacklevel())
+    return FirthFit(
+        params=params, bse=bse, pvalues=pvalues, cov=cov, llf=float(model.loglik_), n=len(y),
+        df_resid=float(len(y) - k), separated=np.zeros(k, dtype=bool), ci=ci,
+        converged=bool(model.converged_),
+    )
 
 
 def fit_linear(X: pd.DataFrame, y: np.ndarray, outcome: str) -> ModelFit:

@@ -1,4 +1,4 @@
-"""Screen every continuous predictor for nonlinearity with restricted cubic splines."""
+"""Screen every numeric or integer predictor for nonlinearity with restricted cubic splines."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ COLUMNS = ["variable", "df", "chi2", "p_value", "n", "knots", "note"]
 
 def nonlinearity_tests(df: pd.DataFrame, predictors: Sequence[str], outcome: str,
                        variables: Mapping[str, Mapping], knots: int = 4) -> pd.DataFrame:
-    """Likelihood-ratio tests of nonlinearity for each numeric predictor.
+    """Likelihood-ratio tests of nonlinearity for each numeric or integer predictor.
 
     A predictor whose quantile knots coincide (e.g. a dose that is mostly 0) is retried with
     fewer knots, down to 3; if that also fails it is listed with the reason in ``note``.
@@ -36,7 +36,7 @@ def nonlinearity_tests(df: pd.DataFrame, predictors: Sequence[str], outcome: str
     """
     rows = []
     for name in predictors:
-        if variables[name].get("type") != "numeric":
+        if variables[name].get("type") not in {"numeric", "integer"}:
             continue
         note = ""
         for k in range(knots, 2, -1):

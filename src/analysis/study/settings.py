@@ -20,6 +20,7 @@ from analysis.errors import StudyConfigError
 __all__ = [
     "DEFAULT_BANDS",
     "MODELLING_DEFAULTS",
+    "SELECTION_SCORES",
     "SMOKE_MODELLING",
     "ModellingSettings",
     "SelectionRule",
@@ -40,6 +41,7 @@ MODELLING_DEFAULTS = {
     "reference": "logistic",  # the reference model for DeLong tests
     "continuous_outcome": None,  # optional: linear regression of this column (notebook 04)
     "imputations": 20,        # multiple imputation (notebook 04)
+    "anticipated_c": None,    # literature C statistic for Riley's sample size (default: nested CV)
 }
 #: Smoke mode (fast test runs): every count is capped at this value; ``shap_method`` is replaced.
 SMOKE_MODELLING = {
@@ -48,7 +50,9 @@ SMOKE_MODELLING = {
     "shap_background": 30, "shap_method": "permutation",
 }
 _COUNTS = ("outer_splits", "outer_repeats", "inner_splits", "bootstrap", "imputations")
-_SELECTION_KEYS = ("slope_range", "n_se", "se_column")
+_SELECTION_KEYS = ("slope_range", "n_se", "se_column", "score")
+#: Proper scoring rules the selection rule can rank candidates by (lower is better).
+SELECTION_SCORES = ("log_loss", "brier")
 #: Cut points of a numeric subgroup given without its own (the age bands <40, 40–59, ≥60).
 DEFAULT_BANDS = (40.0, 60.0)
 
@@ -57,29 +61,45 @@ DEFAULT_BANDS = (40.0, 60.0)
 class SelectionRule:
     """The pre-specified, mechanical rule that picks one model from a comparison table.
 
-    1. Models in ``exclude`` (the intercept-only benchmark) are never candidates.
-    2. A candidate is *eligible* when its calibration slope lies in ``slope_range``
+    Candidates are ranked by a strictly proper scoring rule, the cross-validated
+    ``score`` (log loss or Brier score, lower is better); the AUC stays in the table for
+    information but does not choose.
+
+    1. Models in ``exclude`` (the intercept-only benchmark, published scores) are never
+       candidates.
+    2. A model is a candidate only if its mean cross-validated ``score`` is strictly
+       lower than that of the ``benchmark`` (intercept-only) row.  If none is, **no
+       model is selected** and every note says "no model beats the intercept-only
+       benchmark on cross-validated <score>".
+    3. A candidate is *eligible* when its calibration slope lies in ``slope_range``
        (inclusive); if no candidate is eligible, all candidates are used and the
-       chosen model is flagged "needs recalibration" (notebook 06 then saves it
-       recalibrated on its out-of-fold predictions: :mod:`analysis.models.recalibration`).
-    3. Among eligible models take the highest AUC (the best); every eligible model with
-       AUC >= best AUC - ``n_se`` x the best model's SE (column ``se_column``; if that is
-       missing or NaN, ``auc_se``; if that too, no tolerance) is within one SE.
-    4. Of those, the lowest complexity wins; ties go to the higher AUC, then to the
+       chosen model is flagged "needs recalibration".
+    4. Among eligible models take the lowest ``score`` (the best); every eligible model
+       with ``score <= best + n_se x SE`` is within one SE, SE being the best model's
+       value in ``se_column`` (default ``<score>_cv_se``: the SD of the per-fold scores
+       divided by the square root of the number of folds; if missing or NaN, no
+       tolerance).
+    5. Of those, the lowest complexity wins; ties go to the lower score, then to the
        earlier row.
 
     Applied by :func:`analysis.validation.selection.select_model`.
 
     Parameters
     ----------
-    se_column : str, default "auc_cv_se"
-        Column with the standard error of the AUC used for the tolerance.
+    se_column : str or None, default None
+        Column with the standard error of ``score`` used for the tolerance; ``None``
+        means ``f"{score}_cv_se"``.
     n_se : float, default 1.0
         Tolerance in standard errors.
     slope_range : tuple of float, default (0.8, 1.2)
         Acceptable calibration slopes.
     exclude : tuple of str, default ("intercept_only",)
         Models that are benchmarks only.
+    score : {"log_loss", "brier"}, default "log_loss"
+        The proper scoring rule that ranks the candidates (study.yaml
+        ``modelling.selection.score``).
+    benchmark : str, default "intercept_only"
+        The null model every candidate must beat on ``score``.
 
     Examples
     --------
@@ -87,12 +107,33 @@ class SelectionRule:
     'Among the candidate models (all except t'
     >>> SelectionRule().slope_ok(1.25)
     False
+    >>> SelectionRule().score_se_column
+    'log_loss_cv_se'
     """
 
-    se_column: str = "auc_cv_se"
+    se_column: str | None = None
     n_se: float = 1.0
     slope_range: tuple[float, float] = (0.8, 1.2)
     exclude: tuple[str, ...] = ("intercept_only",)
+    score: str = "log_loss"
+    benchmark: str = "intercept_only"
+
+    def __post_init__(self):
+        if self.score not in SELECTION_SCORES:
+            raise StudyConfigError(
+                f"selection score must be one of {list(SELECTION_SCORES)}, got {self.score!r}"
+            )
+
+    @property
+    def score_se_column(self) -> str:
+        """The column holding the SE of the selection score (``se_column`` or the default).
+
+        Examples
+        --------
+        >>> SelectionRule(score="brier").score_se_column
+        'brier_cv_se'
+        """
+        return self.se_column or f"{self.score}_cv_se"
 
     def slope_ok(self, slope: float) -> bool:
         """Whether a calibration slope lies in ``slope_range`` (inclusive).
@@ -114,24 +155,34 @@ class SelectionRule:
         True
         """
         lo, hi = self.slope_range
-        se_text = {
-            "auc_cv_se": "the standard deviation of its per-fold cross-validated AUCs "
-            "divided by the square root of the number of folds",
-            "auc_se": "its DeLong standard error",
-        }.get(self.se_column, f"column '{self.se_column}'")
+        score_text = {"log_loss": "log loss", "brier": "Brier score"}[self.score]
+        column = self.score_se_column
+        se_text = (
+            f"the standard deviation of its per-fold cross-validated {score_text}s divided "
+            f"by the square root of the number of folds"
+            if column == f"{self.score}_cv_se"
+            else f"column '{column}'"
+        )
         n_text = "one standard error" if self.n_se == 1 else f"{self.n_se:g} standard errors"
         excluded = ", ".join(self.exclude) if self.exclude else "none"
         return (
             f"Among the candidate models (all except the benchmark(s): {excluded}), models "
-            f"whose calibration slope lay outside [{lo:g}, {hi:g}] were ineligible; among the "
-            f"eligible models, the model with the highest cross-validated AUC was identified "
-            f"and, following the {n_text} rule, the least complex model whose AUC was within "
-            f"{n_text} of it (the best model's standard error being {se_text}) was selected, "
-            f"ties in complexity going to the higher AUC. Complexity ranks: clinical score 0, "
-            f"logistic and penalised logistic regression 1, support vector machine, random "
-            f"forest and gradient boosting 3, neural network 4. Had no model been eligible, "
-            f"the same rule would have been applied to all candidates and the chosen model "
-            f"recalibrated (logistic recalibration on its out-of-fold predictions) before use."
+            f"were ranked by their cross-validated {score_text}, a strictly proper scoring "
+            f"rule (lower is better); the AUC was reported but not used for selection. A "
+            f"model was a candidate only if its cross-validated {score_text} was lower than "
+            f"that of the intercept-only benchmark ({self.benchmark}); had none been, no "
+            f"model would have been selected. Models whose calibration slope lay outside "
+            f"[{lo:g}, {hi:g}] were ineligible; among the eligible models, the model with "
+            f"the lowest {score_text} was identified and, following the {n_text} rule, the "
+            f"least complex model whose {score_text} was within {n_text} of it (the best "
+            f"model's standard error being {se_text}) was selected, ties in complexity "
+            f"going to the lower {score_text}. Complexity ranks: clinical score 0, logistic "
+            f"and penalised logistic regression 1, support vector machine, random forest and "
+            f"gradient boosting 3, neural network 4. Had no candidate been eligible, the same "
+            f"rule would have been applied to all candidates and the chosen model flagged as "
+            f"needing recalibration. The selection step itself is not re-validated: the "
+            f"reported performance is that of the selected model, not of the whole "
+            f"compare-select-fit procedure."
         )
 
 
@@ -141,7 +192,7 @@ class ModellingSettings:
 
     Build one with :meth:`from_mapping` or :meth:`for_study`.  The fields named in
     :data:`MODELLING_DEFAULTS` are study.yaml keys; ``selection:`` (``slope_range``,
-    ``n_se``, ``se_column``) sets the :class:`SelectionRule`, whose ``exclude`` is always
+    ``n_se``, ``se_column``, ``score``) sets the :class:`SelectionRule`, whose ``exclude`` is always
     the intercept-only benchmark plus the published ``clinical_scores`` (comparators, not
     candidates).  ``comparison_boot`` .. ``shap_method`` size the confidence intervals,
     calibration bands and explanations of notebooks 05 and 06; they change only in smoke mode.
@@ -165,6 +216,7 @@ class ModellingSettings:
     reference: str = "logistic"
     continuous_outcome: str | None = None
     imputations: int = 20
+    anticipated_c: float | None = None
     rule: SelectionRule = field(default_factory=SelectionRule)
     smoke: bool = False
     comparison_boot: int = 200
@@ -172,6 +224,9 @@ class ModellingSettings:
     permutation_repeats: int = 20
     shap_background: int = 100
     shap_method: str = "auto"
+    #: study.yaml ``modelling.gate.slope_range``: the ship gate's acceptable corrected
+    #: calibration slopes (:func:`analysis.validation.gate.ship_gate`).
+    gate_slope_range: tuple[float, float] = (0.7, 1.3)
 
     @classmethod
     def from_mapping(cls, raw: Mapping | None, *, smoke: bool = False) -> ModellingSettings:
@@ -194,9 +249,11 @@ class ModellingSettings:
             raise StudyConfigError("; ".join(problems))
         raw = dict(raw or {})
         selection = dict(raw.pop("selection", None) or {})
+        gate = dict(raw.pop("gate", None) or {})
         values = {**MODELLING_DEFAULTS, **raw}
         rule = SelectionRule(
-            se_column=selection.get("se_column", "auc_cv_se"),
+            se_column=selection.get("se_column"),
+            score=selection.get("score", "log_loss"),
             n_se=float(selection.get("n_se", 1.0)),
             slope_range=tuple(float(v) for v in selection.get("slope_range", (0.8, 1.2))),
             exclude=("intercept_only", *(values["clinical_scores"] or ())),
@@ -208,7 +265,9 @@ class ModellingSettings:
             clinical_scores=tuple(values["clinical_scores"] or ()),
             reference=values["reference"],
             continuous_outcome=values["continuous_outcome"],
+            anticipated_c=None if values["anticipated_c"] is None else float(values["anticipated_c"]),
             rule=rule,
+            gate_slope_range=tuple(float(v) for v in gate.get("slope_range", (0.7, 1.3))),
         )
         return settings.smoke_mode() if smoke else settings
 
@@ -267,7 +326,7 @@ def _is_names(value) -> bool:
 
 def _selection_problems(spec) -> list[str]:
     if not isinstance(spec, Mapping):
-        return ["modelling.selection must be a mapping (slope_range, n_se, se_column)"]
+        return ["modelling.selection must be a mapping (slope_range, n_se, se_column, score)"]
     problems = [
         f"modelling.selection: unknown key {key!r} (known: {', '.join(_SELECTION_KEYS)})"
         for key in spec if key not in _SELECTION_KEYS
@@ -278,8 +337,26 @@ def _selection_problems(spec) -> list[str]:
         problems.append("modelling.selection.slope_range must be two increasing numbers [low, high]")
     if not (_is_number(spec.get("n_se", 1.0)) and spec.get("n_se", 1.0) >= 0):
         problems.append("modelling.selection.n_se must be a non-negative number")
-    if not isinstance(spec.get("se_column", "auc_cv_se"), str):
-        problems.append("modelling.selection.se_column must be a column name (string)")
+    se_column = spec.get("se_column")
+    if se_column is not None and not isinstance(se_column, str):
+        problems.append("modelling.selection.se_column must be a column name (string) or null")
+    if spec.get("score", "log_loss") not in SELECTION_SCORES:
+        problems.append(
+            f"modelling.selection.score must be one of {', '.join(SELECTION_SCORES)}, "
+            f"got {spec.get('score')!r}"
+        )
+    return problems
+
+
+def _gate_problems(spec) -> list[str]:
+    if not isinstance(spec, Mapping):
+        return ["modelling.gate must be a mapping (slope_range)"]
+    problems = [f"modelling.gate: unknown key {key!r} (known: slope_range)"
+                for key in spec if key != "slope_range"]
+    rng = spec.get("slope_range", (0.7, 1.3))
+    if not (isinstance(rng, list | tuple) and len(rng) == 2 and all(_is_number(v) for v in rng)
+            and rng[0] < rng[1]):
+        problems.append("modelling.gate.slope_range must be two increasing numbers [low, high]")
     return problems
 
 
@@ -295,7 +372,7 @@ def modelling_problems(raw: Mapping | None) -> list[str]:
         return []
     if not isinstance(raw, Mapping):
         return ["'modelling' must be a mapping"]
-    known = [*MODELLING_DEFAULTS, "selection"]
+    known = [*MODELLING_DEFAULTS, "selection", "gate"]
     problems = []
     for key, value in raw.items():
         if key not in known:
@@ -310,8 +387,16 @@ def modelling_problems(raw: Mapping | None) -> list[str]:
             problems.append("modelling.reference must be a model name (string)")
         elif key == "continuous_outcome" and value is not None and not isinstance(value, str):
             problems.append("modelling.continuous_outcome must be a column name (string)")
+        elif key == "anticipated_c" and value is not None and not (
+            _is_number(value) and 0.5 < value < 1
+        ):
+            problems.append(
+                "modelling.anticipated_c must be a C statistic strictly between 0.5 and 1 (or null)"
+            )
         elif key == "selection":
             problems += _selection_problems(value)
+        elif key == "gate":
+            problems += _gate_problems(value)
     reference, models = raw.get("reference", "logistic"), raw.get("models")
     scores = raw.get("clinical_scores") or []
     if _is_names(models) and isinstance(reference, str) and _is_names(scores) and (

@@ -7,11 +7,18 @@ so the notebooks only narrate it:
 * :func:`study_models` builds the candidate models from a study and its settings, the same
   way in both notebooks;
 * :func:`read_oof_probabilities` reads notebook 05's out-of-fold predictions;
-* :func:`finalize_model` refits the selected model on all patients and recalibrates it when
-  its cross-validated calibration slope is outside the selection rule's range;
+* :func:`model_to_finalize` names the model notebook 06 validates and saves: the selected
+  one, or - when no candidate beat the intercept-only model - the reference model, kept
+  for audit only (the ship gate, :mod:`analysis.validation.gate`, then fails);
+* :func:`needs_recalibration` applies the selection rule's slope range;
+* :func:`finalize_model` refits the model on all patients and, when the rule asks for it,
+  recalibrates it with the intercept and slope that its own bootstrap estimated
+  (``bootstrap_optimism(..., recalibrate=True)``), so that ``validation.csv``, the model
+  card and ``model.json`` describe the shipped, recalibrated model;
 * :func:`subgroup_table` reports performance in the subgroups declared in study.yaml;
 * :func:`sample_size_requirement` applies Riley et al.'s criteria with the anticipated C
-  statistic kept in a plausible range.
+  statistic of the reference model's nested cross-validation (or a literature value) and
+  C +/- 0.05; :func:`describe_sample_size` narrates it.
 """
 
 from __future__ import annotations
@@ -27,25 +34,38 @@ import pandas as pd
 from analysis.errors import AnalysisError
 from analysis.evaluation.subgroups import subgroup_performance
 from analysis.models.preprocessing import feature_names
-from analysis.models.recalibration import recalibrate
+from analysis.models.recalibration import RecalibratedClassifier, recalibrate
 from analysis.models.zoo import ModelSpec, model_zoo
 from analysis.study.settings import ModellingSettings, SelectionRule, Subgroup
-from analysis.validation.resampling import fit_final
-from analysis.validation.sample_size import riley_binary
+from analysis.validation.resampling import fit_final, recalibration_from_table
+from analysis.validation.sample_size import describe_adequacy, riley_anticipated
 
 __all__ = [
-    "C_STATISTIC_RANGE",
     "FinalModel",
+    "SAMPLE_SIZE_COLUMNS",
+    "describe_sample_size",
     "finalize_model",
+    "model_to_finalize",
+    "needs_recalibration",
     "read_oof_probabilities",
     "sample_size_requirement",
     "study_models",
     "subgroup_table",
 ]
 
-#: The anticipated C statistic of Riley's criteria is kept in this range: an
-#: optimism-corrected AUC near 0.5 or 1 would make the required sample size explode or vanish.
-C_STATISTIC_RANGE = (0.55, 0.95)
+#: Columns of :func:`sample_size_requirement`: Riley's criteria per scenario of the
+#: anticipated C statistic (C and C +/- the sensitivity half-width).
+SAMPLE_SIZE_COLUMNS = (
+    "scenario",
+    "criterion",
+    "n_required",
+    "events_required",
+    "events_per_parameter",
+    "c_statistic",
+    "c_source",
+    "r2_cs",
+    "note",
+)
 
 
 def study_models(study: Any, settings: ModellingSettings, *, seed: int) -> dict[str, ModelSpec]:
@@ -121,6 +141,10 @@ class FinalModel:
     slope_range : tuple of float
         The selection rule's acceptable slopes.
     recalibrated : bool
+    estimated_on : str
+        Where the recalibration was estimated (``model.json``'s
+        ``recalibration.estimated_on``): :data:`OWN_BOOTSTRAP` or :data:`OUT_OF_FOLD`;
+        empty when not recalibrated.
     """
 
     name: str
@@ -129,6 +153,7 @@ class FinalModel:
     cv_slope: float
     slope_range: tuple[float, float]
     recalibrated: bool
+    estimated_on: str = ""
 
     def as_frame(self) -> pd.DataFrame:
         """One tidy row: the model, its slope, the range and the recalibration (if any).
@@ -146,6 +171,7 @@ class FinalModel:
             "recalibrated": self.recalibrated,
             "recalibration_intercept": self.estimator.intercept if self.recalibrated else np.nan,
             "recalibration_slope": self.estimator.slope if self.recalibrated else np.nan,
+            "recalibration_estimated_on": self.estimated_on,
         }])
 
     def describe(self) -> str:
@@ -163,8 +189,94 @@ class FinalModel:
         return (f"The selected model's cross-validated calibration slope is {self.cv_slope:.2f}, "
                 f"outside [{low:g}, {high:g}]: its probabilities are recalibrated, "
                 f"logit(p') = {self.estimator.intercept:.3f} + {self.estimator.slope:.3f} × logit(p), "
-                "with the intercept and slope estimated on its out-of-fold predictions (the "
-                "ranking, hence the AUC, is unchanged).")
+                f"with the intercept and slope estimated on its {self.estimated_on or OUT_OF_FOLD} "
+                "(the ranking, hence the AUC, is unchanged)."
+                + (" The bootstrap validated the model with this recalibration step inside "
+                   "every replicate, so the validation table describes the shipped model."
+                   if self.estimated_on == OWN_BOOTSTRAP else
+                   " The validation table describes the model before recalibration."))
+
+
+#: ``FinalModel.estimated_on`` when the recalibration comes from the model's own bootstrap.
+OWN_BOOTSTRAP = "own bootstrap (bootstrap_optimism with recalibrate=True)"
+#: ``FinalModel.estimated_on`` of the older route: the fold models' out-of-fold predictions.
+OUT_OF_FOLD = "out-of-fold predictions"
+
+
+def model_to_finalize(comparison: pd.DataFrame, reference: str | None = None) -> tuple[str, bool]:
+    """The model notebook 06 validates and saves, and whether it is kept for audit only.
+
+    The selected row of the comparison table; when no row is selected (no candidate beat
+    the intercept-only model), the ``reference`` model if the table has it, else the
+    candidate with the lowest cross-validated log loss (else Brier score), flagged
+    audit-only.
+
+    Parameters
+    ----------
+    comparison : pandas.DataFrame
+        Notebook 05's table (``model``, ``selected``; ``log_loss`` or ``brier``).
+    reference : str, optional
+        ``modelling.reference``.
+
+    Returns
+    -------
+    (str, bool)
+        The model's name and ``True`` when no model was selected.
+
+    Raises
+    ------
+    AnalysisError
+        If the table lacks the columns, selects more than one model, or has no candidate.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"model": ["intercept_only", "logistic", "lasso"],
+    ...                   "selected": [False, False, False], "log_loss": [0.69, 0.71, 0.70]})
+    >>> model_to_finalize(t, "logistic"), model_to_finalize(t)
+    (('logistic', True), ('lasso', True))
+    >>> model_to_finalize(t.assign(selected=[False, False, True]), "logistic")
+    ('lasso', False)
+    """
+    if not {"model", "selected"} <= set(comparison.columns):
+        raise AnalysisError("comparison must have columns 'model' and 'selected'")
+    chosen = comparison.loc[comparison["selected"].fillna(False).astype(bool), "model"]
+    if len(chosen) > 1:
+        raise AnalysisError(f"comparison: at most one model may be selected, found {len(chosen)}")
+    if len(chosen) == 1:
+        return str(chosen.item()), False
+    models = comparison["model"].astype(str).tolist()
+    if reference is not None and reference in models:
+        return str(reference), True
+    pool = comparison[comparison["model"] != "intercept_only"]
+    for column in ("log_loss", "brier"):
+        if column in pool.columns and pool[column].notna().any():
+            return str(pool.loc[pool[column].astype(float).idxmin(), "model"]), True
+    raise AnalysisError("comparison: no model was selected and no candidate can be kept for audit")
+
+
+def needs_recalibration(comparison: pd.DataFrame, name: str, rule: SelectionRule) -> bool:
+    """Whether the selection rule asks for ``name`` to be recalibrated.
+
+    True when its cross-validated calibration slope (comparison column
+    ``calibration_slope``) lies outside ``rule.slope_range`` or is undefined.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"model": ["m"], "calibration_slope": [1.6]})
+    >>> needs_recalibration(t, "m", SelectionRule()), needs_recalibration(
+    ...     t.assign(calibration_slope=1.0), "m", SelectionRule())
+    (True, False)
+    """
+    return not rule.slope_ok(_cv_slope(comparison, name))
+
+
+def _cv_slope(comparison: pd.DataFrame, name: str) -> float:
+    if not {"model", "calibration_slope"} <= set(comparison.columns):
+        raise AnalysisError("comparison must have columns 'model' and 'calibration_slope'")
+    slopes = comparison.set_index("model")["calibration_slope"]
+    if name not in slopes.index:
+        raise AnalysisError(f"comparison: no row for the selected model {name!r}")
+    return float(slopes.loc[name])
 
 
 def finalize_model(
@@ -173,18 +285,27 @@ def finalize_model(
     y,
     *,
     comparison: pd.DataFrame,
-    oof_probability,
+    oof_probability=None,
     rule: SelectionRule,
     seed: int = 0,
     inner_splits: int = 3,
+    validation: pd.DataFrame | None = None,
 ) -> FinalModel:
     """Refit the selected model on all patients and recalibrate it if the rule says so.
 
     The model is tuned and refitted on all patients (:func:`~analysis.validation.resampling.fit_final`).
     When its cross-validated calibration slope (column ``calibration_slope`` of the
     comparison table) lies outside ``rule.slope_range`` - or is undefined - the selection
-    rule allows it only after logistic recalibration, estimated on its *out-of-fold*
-    probabilities (honest: not on the training fit; :func:`~analysis.models.recalibration.recalibrate`).
+    rule allows it only after logistic recalibration (:func:`needs_recalibration`):
+
+    * with the intercept and slope that its own bootstrap estimated for the final model
+      (rows ``recalibration_intercept`` / ``recalibration_slope``, column ``apparent``, of
+      ``validation`` = ``bootstrap_optimism(..., recalibrate=True)``), which also validated
+      the fit-and-recalibrate procedure: the validation table then describes the shipped,
+      recalibrated model;
+    * otherwise (a validation table without those rows) on its out-of-fold probabilities
+      (:func:`~analysis.models.recalibration.recalibrate`), the older route, whose
+      recalibration the validation table does not cover.
 
     Parameters
     ----------
@@ -196,13 +317,16 @@ def finalize_model(
         Binary outcomes 0/1.
     comparison : pandas.DataFrame
         Notebook 05's comparison table (columns ``model``, ``calibration_slope``).
-    oof_probability : array_like
-        The selected model's out-of-fold probabilities, one per patient.
+    oof_probability : array_like, optional
+        The selected model's out-of-fold probabilities, one per patient; needed only when
+        recalibration is due and ``validation`` lacks the bootstrap's recalibration.
     rule : SelectionRule
         The rule notebook 05 applied (``study.settings(smoke).rule``).
     seed : int, default 0
     inner_splits : int, default 3
         Inner folds of the final tuning.
+    validation : pandas.DataFrame, optional
+        The model's bootstrap validation table (``model, metric, apparent, ...``).
 
     Returns
     -------
@@ -211,7 +335,8 @@ def finalize_model(
     Raises
     ------
     AnalysisError
-        If the comparison table lacks the model or its slope.
+        If the comparison table lacks the model or its slope, or recalibration is due
+        with neither the bootstrap's coefficients nor out-of-fold probabilities.
 
     Examples
     --------
@@ -222,20 +347,34 @@ def finalize_model(
     >>> table = pd.DataFrame({"model": ["logistic"], "calibration_slope": [1.6]})
     >>> final = finalize_model(spec, X, y, comparison=table, oof_probability=np.full(80, 0.5)
     ...                        + 0.3 * np.tanh(X["x"]), rule=SelectionRule())
-    >>> final.recalibrated, type(final.estimator).__name__
-    (True, 'RecalibratedClassifier')
+    >>> final.recalibrated, type(final.estimator).__name__, final.estimated_on
+    (True, 'RecalibratedClassifier', 'out-of-fold predictions')
+    >>> v = pd.DataFrame({"model": "logistic", "metric": ["recalibration_intercept",
+    ...                   "recalibration_slope"], "apparent": [0.1, 0.8]})
+    >>> final = finalize_model(spec, X, y, comparison=table, rule=SelectionRule(), validation=v)
+    >>> final.estimator.intercept, final.estimator.slope, final.estimated_on[:13]
+    (0.1, 0.8, 'own bootstrap')
     """
-    if not {"model", "calibration_slope"} <= set(comparison.columns):
-        raise AnalysisError("comparison must have columns 'model' and 'calibration_slope'")
-    slopes = comparison.set_index("model")["calibration_slope"]
-    if spec.name not in slopes.index:
-        raise AnalysisError(f"comparison: no row for the selected model {spec.name!r}")
-    cv_slope = float(slopes.loc[spec.name])
-    final = fit_final(spec, X, y, seed=seed, inner_splits=inner_splits)
+    cv_slope = _cv_slope(comparison, spec.name)
     needs = not rule.slope_ok(cv_slope)
-    if needs:
+    coefficients = (recalibration_from_table(validation, spec.name)
+                    if needs and validation is not None else None)
+    if needs and coefficients is None and oof_probability is None:
+        raise AnalysisError(
+            f"{spec.name}: the selection rule asks for recalibration (cross-validated slope "
+            f"{cv_slope:.2f}), but the validation table has no recalibration_intercept/"
+            "recalibration_slope rows (run bootstrap_optimism with recalibrate=True) and no "
+            "out-of-fold probabilities were given")
+    final = fit_final(spec, X, y, seed=seed, inner_splits=inner_splits)
+    estimated_on = ""
+    if coefficients is not None:
+        final = RecalibratedClassifier(final, *coefficients).fit()
+        estimated_on = OWN_BOOTSTRAP
+    elif needs:
         final = recalibrate(final, oof_probability, y)
-    return FinalModel(spec.name, spec.label, final, cv_slope, tuple(rule.slope_range), needs)
+        estimated_on = OUT_OF_FOLD
+    return FinalModel(spec.name, spec.label, final, cv_slope, tuple(rule.slope_range), needs,
+                      estimated_on)
 
 
 def subgroup_table(y, prob, frame: pd.DataFrame, subgroups: Sequence[Subgroup]) -> pd.DataFrame:
@@ -265,19 +404,57 @@ def subgroup_table(y, prob, frame: pd.DataFrame, subgroups: Sequence[Subgroup]) 
 
 
 def sample_size_requirement(
-    reference: ModelSpec, X: pd.DataFrame, y, validation: pd.DataFrame, *, seed: int = 0
+    reference: ModelSpec,
+    X: pd.DataFrame,
+    y,
+    comparison: pd.DataFrame,
+    *,
+    anticipated_c: float | None = None,
+    sensitivity: float = 0.05,
+    seed: int = 0,
 ) -> pd.DataFrame:
     """Riley et al. (2020) minimum sample size for a model like the reference model.
 
     The number of candidate parameters is that of the reference model refitted on all
-    patients; the anticipated C statistic is its optimism-corrected AUC (row ``auc`` of
-    ``validation``, column ``corrected``), kept within :data:`C_STATISTIC_RANGE`.
+    patients.  The anticipated C statistic is a literature value when one is given
+    (study.yaml ``modelling.anticipated_c``), otherwise the reference model's nested
+    cross-validated AUC (column ``auc`` of notebook 05's ``comparison`` table) - not its
+    apparent or Harrell-corrected AUC, which is optimistic when an unpenalised model
+    (nearly) separates the outcome.  The requirement is computed at C and at
+    C +/- ``sensitivity`` (:func:`~analysis.validation.sample_size.riley_anticipated`); a
+    scenario with C not above 0.5 has no defined requirement (NaN counts and a ``note``).
+
+    Parameters
+    ----------
+    reference : ModelSpec
+        The reference model (``settings.reference``).
+    X : pandas.DataFrame
+        The predictors of all patients.
+    y : array-like of {0, 1}
+        The outcome.
+    comparison : pandas.DataFrame
+        Notebook 05's comparison table (``tables/model_comparison.csv``): columns
+        ``model`` and ``auc``, one row for the reference model.
+    anticipated_c : float, optional
+        A literature C statistic; takes precedence over the nested cross-validated AUC.
+    sensitivity : float, default 0.05
+        Half-width of the sensitivity range of C.
+    seed : int, default 0
 
     Returns
     -------
     pandas.DataFrame
-        :func:`~analysis.validation.sample_size.riley_binary`'s table; ``attrs`` also
-        records ``parameters`` and ``c_statistic``.
+        Columns :data:`SAMPLE_SIZE_COLUMNS`: ``scenario`` (``"C - 0.05"``,
+        ``"anticipated"``, ``"C + 0.05"``) and, for each, the criteria of
+        :func:`~analysis.validation.sample_size.riley_binary` (``criterion``,
+        ``n_required``, ``events_required``, ``events_per_parameter``), with the C
+        statistic, its source, the implied Cox-Snell R-squared and a note.  ``attrs``
+        records ``parameters``, ``c_statistic``, ``c_source`` and ``sensitivity``.
+
+    Raises
+    ------
+    AnalysisError
+        When no C is given and ``comparison`` has no single finite AUC for the reference.
 
     Examples
     --------
@@ -285,17 +462,99 @@ def sample_size_requirement(
     >>> X = pd.DataFrame({"x": rng.normal(size=80)})
     >>> y = (X["x"] + rng.normal(size=80) > 0).astype(int).to_numpy()
     >>> spec = model_zoo({"x": {"type": "numeric"}}, ["x"], smoke=True)["logistic"]
-    >>> v = pd.DataFrame({"model": ["logistic"], "metric": ["auc"], "corrected": [0.99]})
-    >>> t = sample_size_requirement(spec, X, y, v)
+    >>> comparison = pd.DataFrame({"model": ["logistic"], "auc": [0.75]})
+    >>> t = sample_size_requirement(spec, X, y, comparison)
     >>> t.attrs["parameters"], t.attrs["c_statistic"]
-    (1, 0.95)
+    (1, 0.75)
+    >>> t.query("criterion == 'overall'")["c_statistic"].tolist()
+    [0.7, 0.75, 0.8]
     """
-    rows = validation[(validation["model"] == reference.name) & (validation["metric"] == "auc")]
-    if len(rows) != 1:
-        raise AnalysisError(f"validation: expected one 'auc' row for model {reference.name!r}")
-    low, high = C_STATISTIC_RANGE
-    c_stat = float(np.clip(rows["corrected"].item(), low, high))
+    nested_cv_auc = None
+    if anticipated_c is None:
+        if not isinstance(comparison, pd.DataFrame) or not {"model", "auc"} <= set(comparison):
+            raise AnalysisError("comparison must be notebook 05's table (columns 'model', 'auc')")
+        rows = comparison[comparison["model"] == reference.name]
+        if len(rows) != 1:
+            raise AnalysisError(
+                f"comparison: expected one row for the reference model {reference.name!r}, "
+                f"found {len(rows)}"
+            )
+        nested_cv_auc = pd.to_numeric(rows["auc"], errors="coerce").item()
+        if not np.isfinite(nested_cv_auc):
+            raise AnalysisError(
+                f"comparison: the reference model {reference.name!r} has no cross-validated "
+                "AUC; give modelling.anticipated_c in study.yaml"
+            )
     parameters = len(feature_names(fit_final(reference, X, y, seed=seed)))
-    requirement = riley_binary(parameters, float(np.mean(y)), c_statistic=c_stat)
-    requirement.attrs.update(parameters=parameters, c_statistic=c_stat)
+    requirement = riley_anticipated(
+        parameters,
+        float(np.mean(y)),
+        nested_cv_auc=nested_cv_auc,
+        anticipated_c=anticipated_c,
+        sensitivity=sensitivity,
+    )
+    attrs = dict(requirement.attrs)
+    requirement = requirement[list(SAMPLE_SIZE_COLUMNS)]
+    requirement.attrs.update(attrs, parameters=parameters)
     return requirement
+
+
+def describe_sample_size(requirement: pd.DataFrame, n: int, events: int) -> str:
+    """Plain-English account of :func:`sample_size_requirement`'s table.
+
+    Says which C statistic was used and where it came from, whether the study is large
+    enough at that C (:func:`~analysis.validation.sample_size.describe_adequacy`), and
+    how the overall requirement moves over the sensitivity range.
+
+    Parameters
+    ----------
+    requirement : pandas.DataFrame
+        Output of :func:`sample_size_requirement`.
+    n, events : int
+        Patients and outcome events available.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame({"x": rng.normal(size=80)})
+    >>> y = (X["x"] + rng.normal(size=80) > 0).astype(int).to_numpy()
+    >>> spec = model_zoo({"x": {"type": "numeric"}}, ["x"], smoke=True)["logistic"]
+    >>> t = sample_size_requirement(spec, X, y, None, anticipated_c=0.8)
+    >>> describe_sample_size(t, 80, int(y.sum()))[:63]
+    '1 candidate parameter; anticipated C statistic 0.80 (literature'
+    """
+    needed = set(SAMPLE_SIZE_COLUMNS)
+    if not isinstance(requirement, pd.DataFrame) or not needed <= set(requirement.columns):
+        raise AnalysisError("requirement must be the output of sample_size_requirement")
+    parameters = requirement.attrs.get("parameters")
+    c_stat = requirement.attrs.get("c_statistic")
+    source = requirement.attrs.get("c_source", "")
+    overall = requirement[requirement["criterion"] == "overall"].set_index("scenario")
+    plural = "" if parameters == 1 else "s"
+    text = f"{parameters} candidate parameter{plural}; anticipated C statistic {c_stat:.2f} ({source}). "
+    anticipated = requirement[requirement["scenario"] == "anticipated"]
+    if anticipated["n_required"].isna().any():
+        text += (
+            f"At C = {c_stat:.2f} (no discrimination beyond chance) Riley's criteria are "
+            "undefined: the implied Cox-Snell R-squared is zero, so no number of patients would "
+            "be enough. "
+        )
+    else:
+        text += describe_adequacy(int(n), int(events), anticipated.reset_index(drop=True)) + " "
+    parts = []
+    for scenario, row in overall.iterrows():
+        if scenario == "anticipated":
+            continue
+        if pd.isna(row["n_required"]):
+            parts.append(f"at C = {row['c_statistic']:.2f} it is undefined")
+        else:
+            parts.append(
+                f"at C = {row['c_statistic']:.2f} it is {int(row['n_required'])} patients "
+                f"({int(row['events_required'])} events)"
+            )
+    text += "Sensitivity of the overall requirement: " + "; ".join(parts) + "."
+    return text

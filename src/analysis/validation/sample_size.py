@@ -35,7 +35,13 @@ from scipy.special import log_expit, logsumexp
 
 from analysis.errors import AnalysisError
 
-__all__ = ["describe_adequacy", "max_r2_cs", "r2_cs_from_c_statistic", "riley_binary"]
+__all__ = [
+    "describe_adequacy",
+    "max_r2_cs",
+    "r2_cs_from_c_statistic",
+    "riley_anticipated",
+    "riley_binary",
+]
 
 _Z = 1.96  # as in Riley et al. and pmsampsize
 
@@ -230,6 +236,116 @@ def riley_binary(
         shrinkage_optimism=s_opt,
         r2_cs_source=source,
     )
+    return out
+
+
+#: Columns of :func:`riley_anticipated`.
+ANTICIPATED_COLUMNS = (
+    "scenario",
+    "c_statistic",
+    "c_source",
+    "criterion",
+    "n_required",
+    "events_required",
+    "events_per_parameter",
+    "r2_cs",
+    "note",
+)
+
+
+def riley_anticipated(
+    parameters: int,
+    prevalence: float,
+    *,
+    nested_cv_auc: float | None = None,
+    anticipated_c: float | None = None,
+    sensitivity: float = 0.05,
+    **kwargs,
+) -> pd.DataFrame:
+    """Riley et al. (2020) requirement at an anticipated C statistic and at C +/- sensitivity.
+
+    The anticipated C is a literature value when one is given (study.yaml
+    ``modelling.anticipated_c``), otherwise the nested cross-validated AUC of the
+    reference model - an honest estimate, unlike the apparent or Harrell-corrected AUC of
+    an unpenalised model, which is optimistic when it (nearly) separates the outcome.
+    :func:`riley_binary` is evaluated at ``C - sensitivity``, ``C`` and
+    ``C + sensitivity``.  A scenario whose C is not strictly between 0.5 and 1 has no
+    defined requirement (no anticipated discrimination): its rows carry NaN counts and
+    a ``note`` saying so.
+
+    Parameters
+    ----------
+    parameters : int
+        Candidate predictor parameters.
+    prevalence : float
+        Anticipated outcome proportion.
+    nested_cv_auc : float, optional
+        The reference model's nested cross-validated AUC.
+    anticipated_c : float, optional
+        A literature C statistic; takes precedence over ``nested_cv_auc``.
+    sensitivity : float, default 0.05
+        Half-width of the sensitivity range.
+    **kwargs
+        ``shrinkage``, ``delta``, ``margin`` of :func:`riley_binary`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`ANTICIPATED_COLUMNS`; scenarios ``"C - 0.05"``, ``"anticipated"``,
+        ``"C + 0.05"`` (in that order), each with :func:`riley_binary`'s four criteria.
+        ``n_required`` and ``events_required`` are nullable integers.
+
+    Raises
+    ------
+    AnalysisError
+        If neither C is given or the inputs are invalid.
+
+    Examples
+    --------
+    >>> t = riley_anticipated(10, 0.3, nested_cv_auc=0.75)
+    >>> t.query("criterion == 'overall'")[["scenario", "c_statistic"]].values.tolist()
+    [['C - 0.05', 0.7], ['anticipated', 0.75], ['C + 0.05', 0.8]]
+    """
+    if anticipated_c is not None:
+        c, source = anticipated_c, "literature (study.yaml modelling.anticipated_c)"
+    elif nested_cv_auc is not None:
+        c, source = nested_cv_auc, "nested cross-validated AUC of the reference model"
+    else:
+        raise AnalysisError("give nested_cv_auc or anticipated_c (the anticipated C statistic)")
+    if isinstance(c, bool) or not isinstance(c, int | float | np.floating) or not math.isfinite(c):
+        raise AnalysisError(f"the anticipated C statistic must be a finite number, got {c!r}")
+    if isinstance(sensitivity, bool) or not (
+        isinstance(sensitivity, int | float) and 0 <= sensitivity < 0.5
+    ):
+        raise AnalysisError(f"sensitivity must be a number in [0, 0.5), got {sensitivity!r}")
+    _check_prevalence(prevalence)
+    scenarios = [
+        (f"C - {sensitivity:g}", float(c) - sensitivity),
+        ("anticipated", float(c)),
+        (f"C + {sensitivity:g}", float(c) + sensitivity),
+    ]
+    parts = []
+    for name, value in scenarios:
+        value = round(value, 10)
+        if 0.5 < value < 1:
+            t = riley_binary(parameters, prevalence, c_statistic=value, **kwargs)
+            t = t.assign(r2_cs=t.attrs["r2_cs"], note="")
+        else:
+            t = pd.DataFrame(
+                {
+                    "criterion": ["shrinkage", "optimism", "overall_risk", "overall"],
+                    "n_required": np.nan,
+                    "events_required": np.nan,
+                    "events_per_parameter": np.nan,
+                    "r2_cs": np.nan,
+                    "note": f"C = {value:.3f} is not above 0.5: no anticipated discrimination, "
+                    f"so the requirement is undefined",
+                }
+            )
+        parts.append(t.assign(scenario=name, c_statistic=value, c_source=source))
+    out = pd.concat(parts, ignore_index=True)[list(ANTICIPATED_COLUMNS)]
+    out = out.astype({"n_required": "Int64", "events_required": "Int64"})
+    out.attrs.update(c_statistic=float(c), c_source=source, sensitivity=float(sensitivity))
     return out
 
 
