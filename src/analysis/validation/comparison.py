@@ -21,7 +21,7 @@ from analysis.evaluation.metrics import (
     delong_auc,
     delong_test,
 )
-from analysis.evaluation.scores import clipped_calibration, score_binary
+from analysis.evaluation.scores import SCORES, clipped_calibration, score_binary
 from analysis.validation.resampling import NestedCVResult
 from analysis.validation.selection import SelectionRule, select_model
 
@@ -43,18 +43,8 @@ COMPARISON_COLUMNS = (
 #: Metrics whose spread over the outer repeats is reported as ``<metric>_sd``.
 SPREAD_METRICS = ("auc", "brier", "log_loss", "calibration_intercept", "calibration_slope", "ici")
 
-#: The :func:`analysis.evaluation.scores.score_binary` scores of each repeat.
-_REPEAT_SCORES = (
-    "auc",
-    "brier",
-    "scaled_brier",
-    "log_loss",
-    "calibration_intercept",
-    "calibration_slope",
-    "ici",
-    "e50",
-    "e90",
-)
+#: The :func:`analysis.evaluation.scores.score_binary` scores of each repeat (all of them).
+_REPEAT_SCORES = SCORES
 #: Scores with a bootstrap interval (unstratified, over patients).
 _BOOT_SCORES = ("brier", "log_loss", "ici")
 #: Per-fold scores whose SD / sqrt(K) is the ``<score>_cv_se`` of the one-SE rule.
