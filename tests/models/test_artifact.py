@@ -30,8 +30,10 @@ from analysis.models.artifact import (
     save_model,
 )
 from analysis.models.estimators import ClippedLog
+from analysis.models.zoo import MODEL_NAMES, model_zoo
 from analysis.regression.splines import RestrictedCubicSpline
 from analysis.study.config import load_study
+from analysis.validation.resampling import fit_final
 
 PREDICTORS = ["age", "crp_mg_l", "smoking", "treatment", "prior_biologic"]
 TINY = {
@@ -415,3 +417,20 @@ def test_load_refuses_a_forged_status(project, tmp_path, change, message):
     change(meta)
     with pytest.raises(ModelArtifactError, match=message):
         load_model(forge_bundle(source, tmp_path / "forged", meta=meta))
+
+
+@pytest.mark.parametrize("name", [n for n in MODEL_NAMES if n != "intercept_only"])
+def test_every_zoo_model_round_trips_through_the_allow_list(tmp_path, name):
+    # ALLOWED_TYPES is "the classes the project's pipelines are made of": every zoo model,
+    # fitted in smoke mode, saves and loads with identical predictions
+    make_study(tmp_path, "tiny", TINY)
+    study = load_study("tiny", root=tmp_path)
+    frame = training_frame()
+    spec = model_zoo(study.codebook(PREDICTORS), PREDICTORS, smoke=True, seed=1, include=[name],
+                     interactions=[("treatment", "crp_mg_l")])[name]
+    pipeline = fit_final(spec, frame[PREDICTORS], frame["response"].astype(int), seed=1)
+    save_model(pipeline, study, model_name=name, metrics=None, training_frame=frame,
+               status="fit-for-clinical-use")
+    loaded, _ = load_model(study.paths.model)
+    np.testing.assert_array_equal(loaded.predict_proba(frame[PREDICTORS]),
+                                  pipeline.predict_proba(frame[PREDICTORS]))

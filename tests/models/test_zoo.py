@@ -155,6 +155,7 @@ def test_zoo_names_complexity_and_smoke_grids():
             "logistic",
             "lasso",
             "elastic_net",
+            "flexible_logistic",
             "random_forest",
             "gradient_boosting",
             "svm",
@@ -163,6 +164,7 @@ def test_zoo_names_complexity_and_smoke_grids():
     )
     assert {k: s.complexity for k, s in zoo.items()} == COMPLEXITY
     assert COMPLEXITY["intercept_only"] == 0 < COMPLEXITY["logistic"] == COMPLEXITY["lasso"]
+    assert COMPLEXITY["lasso"] < COMPLEXITY["flexible_logistic"] == 2 < COMPLEXITY["random_forest"]
     assert COMPLEXITY["random_forest"] == 3 < COMPLEXITY["mlp"] == 4
     for spec in zoo.values():
         assert isinstance(spec, ModelSpec)

@@ -6,6 +6,7 @@ import pytest
 
 from analysis.errors import AnalysisError
 from analysis.validation.estimates import prefer_nested_cv
+from analysis.validation.resampling import METHOD_HARRELL_TUNED
 
 OOB = "out-of-bag bootstrap (.632+ undefined for this metric)"
 
@@ -59,3 +60,22 @@ def test_unknown_model_or_missing_columns_are_clear_errors():
     with pytest.raises(AnalysisError, match="missing column"):
         prefer_nested_cv(validation.drop(columns="method"), comparison, model="svm",
                          recalibrated=False)
+
+
+def test_a_penalised_models_calibration_rows_take_nested_cv_its_auc_stays_harrells():
+    tuned = METHOD_HARRELL_TUNED
+    validation = pd.DataFrame({
+        "model": ["flexible_logistic"] * 4,
+        "metric": ["auc", "brier", "calibration_slope", "shrinkage"],
+        "apparent": [0.77, 0.17, 3.39, 3.39], "optimism": [0.10, -0.01, 3.34, 3.34],
+        "corrected": [0.67, 0.18, 0.05, 0.05], "method": [tuned] * 4,
+    })
+    comparison = pd.DataFrame({"model": ["flexible_logistic"], "auc": [0.60], "brier": [0.181],
+                               "calibration_slope": [0.90]})
+    out = prefer_nested_cv(validation, comparison, model="flexible_logistic",
+                           recalibrated=False).set_index("metric")
+    assert out.loc["calibration_slope", "corrected"] == out.loc["shrinkage", "corrected"] == 0.90
+    assert out.loc["calibration_slope", "bootstrap_corrected"] == 0.05
+    assert "apparent slope is not 1" in out.loc["calibration_slope", "method"]
+    assert out.loc["auc", "corrected"] == 0.67 and out.loc["auc", "method"] == tuned
+    assert out.loc["brier", "corrected"] == 0.18

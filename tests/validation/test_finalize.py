@@ -204,9 +204,17 @@ def test_study_models_follow_the_settings():
     settings = ModellingSettings.from_mapping({"models": ["intercept_only", "logistic"]}, smoke=True)
     models = study_models(Study(), settings, seed=2)
     assert list(models) == ["intercept_only", "logistic"]
+    assert settings.reference == "logistic"  # the flexible model is not run: next default
+    with_pair = ModellingSettings.from_mapping({"interactions": [["age", "sex"]]}, smoke=True)
+    assert with_pair.reference == "flexible_logistic"
+    basis = study_models(Study(), with_pair, seed=2)["flexible_logistic"].pipeline["preprocess"]
+    assert basis.interactions == [("age", "sex")]
+    wrong = ModellingSettings.from_mapping({"interactions": [["age", "bmi"]]}, smoke=True)
+    with pytest.raises(AnalysisError, match=r"modelling.interactions: \['age', 'bmi'\] names \['bmi'\]"):
+        study_models(Study(), wrong, seed=2)
     full = study_models(Study(), ModellingSettings(), seed=2)
     smoke = study_models(Study(), ModellingSettings().smoke_mode(), seed=2)
-    assert len(full) == len(smoke) == 8
+    assert len(full) == len(smoke) == 9
     assert len(full["lasso"].param_grid["model__C"]) == 8
     assert len(smoke["lasso"].param_grid["model__C"]) == 2
 

@@ -885,3 +885,60 @@ def test_recalibration_of_a_memorising_learner_is_judged_on_other_patients(data)
     assert r.loc["shrinkage", "corrected"] == r.loc["calibration_slope", "corrected"]
     a, b = recalibration_from_table(t)
     assert np.isfinite(a) and 0 < b < 2
+
+
+# ---------------------------------------------------------------------------
+# Bootstrap refits tune with a patient's copies in one inner fold
+# ---------------------------------------------------------------------------
+
+
+def _duplicated_noise(n=100, p=40, seed=4):
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(rng.normal(size=(n, p)), columns=[f"x{i}" for i in range(p)])
+    y = (rng.random(n) < 0.5).astype(int)
+    idx = np.repeat(np.arange(n), 2)  # every patient twice, as a bootstrap sample may hold them
+    return X.iloc[idx].reset_index(drop=True), y[idx], idx
+
+
+def test_copies_in_both_inner_folds_reward_overfitting_and_groups_prevent_it():
+    # pure noise: an honest inner CV chooses a strong penalty; one that sees a patient's copy
+    # on both sides of a split chooses a weak one
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    from analysis.models.flexible import RidgeLogisticCV
+    from analysis.models.tuning import grid_search
+
+    X, y, groups = _duplicated_noise()
+    leaky = RidgeLogisticCV(random_state=0).fit(X, y)
+    grouped = RidgeLogisticCV(random_state=0).fit(X, y, groups=groups)
+    assert grouped.alpha_ > 50 * leaky.alpha_
+    assert grouped.effective_df_ < 1.0 < 20.0 < leaky.effective_df_
+    spec = model_zoo({c: {"type": "numeric"} for c in X}, list(X), seed=0,
+                     include=["lasso"])["lasso"]
+    grid = spec.param_grid
+    plain = grid_search(spec.pipeline, grid, X, y, StratifiedKFold(3, shuffle=True, random_state=0))
+    kept = grid_search(spec.pipeline, grid, X, y,
+                       StratifiedGroupKFold(3, shuffle=True, random_state=0), groups=groups)
+    assert kept.params["model__C"] < plain.params["model__C"]
+
+
+def test_bootstrap_of_a_tuned_model_labels_its_method_and_groups_its_refits(monkeypatch):
+    import analysis.validation.resampling as resampling
+
+    X, y = make_data(n=120, seed=8)
+    zoo = model_zoo(CODEBOOK, list(CODEBOOK), smoke=True, seed=0,
+                    include=["lasso", "flexible_logistic"])
+    seen = []
+    original = resampling._fit_spec
+
+    def spy(spec, X_, y_, inner_splits, inner_seed, groups=None):
+        seen.append(groups)
+        return original(spec, X_, y_, inner_splits, inner_seed, groups=groups)
+
+    monkeypatch.setattr(resampling, "_fit_spec", spy)
+    for name in ("lasso", "flexible_logistic"):
+        seen.clear()
+        t = bootstrap_optimism(zoo[name], X, y, n_boot=3, seed=2, n_jobs=1, progress=False)
+        assert (t["method"] == resampling.METHOD_HARRELL_TUNED).all()
+        assert seen[0] is None  # the final fit: every patient once
+        assert all(g is not None and len(g) == len(y) for g in seen[1:])  # the replicates

@@ -148,6 +148,8 @@ ALLOWED_TYPES = frozenset({
     "analysis.models.estimators.OOBTunedForest",
     "analysis.models.estimators.PublishedScore",
     "analysis.models.estimators.SqrtNonNegative",
+    "analysis.models.flexible.FlexibleBasis",
+    "analysis.models.flexible.RidgeLogisticCV",
     "analysis.models.recalibration.RecalibratedClassifier",
     "analysis.regression.splines.RestrictedCubicSpline",
 })

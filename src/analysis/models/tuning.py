@@ -73,6 +73,7 @@ def grid_search(
     X: pd.DataFrame,
     y: np.ndarray,
     cv: StratifiedKFold,
+    groups: np.ndarray | None = None,
 ) -> SearchResult:
     """Tune ``pipeline`` over ``grid`` by inner-fold log loss and refit on all rows.
 
@@ -92,7 +93,10 @@ def grid_search(
     y : numpy.ndarray
         Binary outcome 0/1.
     cv : sklearn.model_selection.StratifiedKFold
-        Inner folds.
+        Inner folds (``StratifiedGroupKFold`` with ``groups``).
+    groups : numpy.ndarray, optional
+        Group of each row, passed to ``cv.split``: in a bootstrap sample, the original
+        patient, so that a patient's copies never sit on both sides of an inner split.
 
     Returns
     -------
@@ -116,12 +120,12 @@ def grid_search(
         search = GridSearchCV(
             clone(pipeline), grid, scoring="neg_log_loss", cv=cv, refit=True, n_jobs=1,
             error_score=np.nan,
-        ).fit(X, y)
+        ).fit(X, y, groups=groups)
         return SearchResult(search.best_estimator_, dict(search.best_params_),
                             float(search.best_score_))
     preprocess, model = pipeline.steps[0][1], pipeline.steps[1][1]
     folds = []
-    for train, valid in cv.split(X, y):
+    for train, valid in cv.split(X, y, groups):
         fitted = clone(preprocess).fit(X.iloc[train], y[train])
         folds.append((fitted.transform(X.iloc[train]), y[train],
                       fitted.transform(X.iloc[valid]), y[valid]))

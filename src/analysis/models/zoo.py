@@ -37,6 +37,10 @@ of :func:`analysis.validation.select_model` in brackets:
   ``glm``/``rms::lrm``;
 * ``lasso`` [1] - L1-penalised logistic (saga), ``C`` tuned;
 * ``elastic_net`` [1] - elastic-net logistic (saga), ``C`` and ``l1_ratio`` tuned;
+* ``flexible_logistic`` [2] - the default reference: ridge logistic regression with
+  restricted cubic splines for every continuous predictor, automatic logs of right-skewed
+  labs and the study's pre-specified interactions, penalty tuned by inner CV
+  (:mod:`analysis.models.flexible`; it has its own design, not :func:`build_preprocessor`);
 * ``random_forest`` [3] - :class:`~sklearn.ensemble.RandomForestClassifier`, tuned on its
   out-of-bag log loss (:class:`OOBTunedForest`);
 * ``gradient_boosting`` [3] - :class:`~sklearn.ensemble.HistGradientBoostingClassifier`;
@@ -45,7 +49,8 @@ of :func:`analysis.validation.select_model` in brackets:
 * clinical scores [0] - :class:`FixedScoreClassifier`, a published score recalibrated.
 
 Penalised logistic models count as simple (rank 1, like the reference) because they are
-additive on the logit scale with the same terms.  A fixed clinical score with only a
+additive on the logit scale with the same terms; the flexible model spends more degrees
+of freedom (nonlinear terms, interactions), so it ranks between them and the learners.  A fixed clinical score with only a
 recalibration intercept and slope is the simplest candidate (rank 0), so the one-SE rule
 prefers it whenever the new models do not beat it by more than one standard error.
 
@@ -78,6 +83,7 @@ from sklearn.svm import SVC
 from analysis.errors import AnalysisError
 from analysis.indices.scores import CDST_COLUMNS, vedolizumab_cdst
 from analysis.models.estimators import FixedScoreClassifier, OOBTunedForest, logistic_model
+from analysis.models.flexible import DEFAULT_ALPHAS, FlexibleBasis, RidgeLogisticCV
 from analysis.models.preprocessing import build_preprocessor
 
 __all__ = [
@@ -89,6 +95,7 @@ __all__ = [
     "OOBTunedForest",
     "build_preprocessor",
     "clinical_score_spec",
+    "flexible_variables",
     "model_zoo",
     "vedolizumab_cdst",
 ]
@@ -99,6 +106,7 @@ MODEL_NAMES = (
     "logistic",
     "lasso",
     "elastic_net",
+    "flexible_logistic",
     "random_forest",
     "gradient_boosting",
     "svm",
@@ -111,6 +119,7 @@ COMPLEXITY = {
     "logistic": 1,
     "lasso": 1,
     "elastic_net": 1,
+    "flexible_logistic": 2,
     "svm": 3,
     "random_forest": 3,
     "gradient_boosting": 3,
@@ -122,6 +131,7 @@ _LABELS = {
     "logistic": "Logistic regression (unpenalised)",
     "lasso": "Lasso logistic regression",
     "elastic_net": "Elastic-net logistic regression",
+    "flexible_logistic": "Penalised logistic regression with splines (rms-style)",
     "random_forest": "Random forest",
     "gradient_boosting": "Gradient boosting (histogram)",
     "svm": "Support vector machine (RBF, Platt-scaled)",
@@ -193,6 +203,10 @@ def _zoo_estimators(seed: int, smoke: bool) -> dict[str, tuple[Any, dict]]:
                 logistic_model("elasticnet", seed),
                 {"model__C": c_grid, "model__l1_ratio": [0.5]},
             ),
+            "flexible_logistic": (
+                RidgeLogisticCV(alphas=DEFAULT_ALPHAS[::6], inner_splits=3, random_state=seed),
+                {},
+            ),
             "random_forest": (
                 RandomForestClassifier(
                     n_estimators=25, min_samples_leaf=5, random_state=seed, n_jobs=1
@@ -230,6 +244,8 @@ def _zoo_estimators(seed: int, smoke: bool) -> dict[str, tuple[Any, dict]]:
             logistic_model("elasticnet", seed),
             {"model__C": c_grid[::2] + [c_grid[-1]], "model__l1_ratio": [0.2, 0.5, 0.8]},
         ),
+        # the penalty is tuned inside fit along a warm-started path (inner 5-fold log loss)
+        "flexible_logistic": (RidgeLogisticCV(inner_splits=5, random_state=seed), {}),
         "random_forest": (
             # 150 trees: AUC and Brier change in the third decimal beyond this on cohorts of a
             # few hundred, and B = 200 bootstrap refits of the tuned forest stay affordable
@@ -278,6 +294,7 @@ def model_zoo(
     include: Iterable[str] | None = None,
     extra: Mapping[str, ModelSpec] | Iterable[str | ModelSpec] | None = None,
     splines: Mapping[str, int] | None = None,
+    interactions: Iterable[Iterable[str]] | None = None,
 ) -> dict[str, ModelSpec]:
     """The candidate models as :class:`ModelSpec` objects, keyed by name.
 
@@ -293,7 +310,9 @@ def model_zoo(
       {0.03, 0.1} x ``max_depth`` {2, 3};
     * SVM: ``C`` {0.1, 1, 10} x ``gamma`` {scale, 0.01};
     * MLP (one hidden layer of 8 units, lbfgs, deterministic): weight decay ``alpha``
-      {0.1, 1, 10}.
+      {0.1, 1, 10};
+    * flexible logistic: the ridge penalty from 25 values, tuned inside ``fit`` by 5-fold
+      log loss (:class:`~analysis.models.flexible.RidgeLogisticCV`).
 
     ``smoke=True`` keeps at most two values per grid and few trees / iterations.
 
@@ -313,7 +332,11 @@ def model_zoo(
         Further models appended after the zoo: :class:`ModelSpec` objects, or names in
         :data:`CLINICAL_SCORES` (turned into specs by :func:`clinical_score_spec`).
     splines : mapping of str to int, optional
-        Restricted cubic splines for numeric predictors (see :func:`build_preprocessor`).
+        Restricted cubic splines for numeric predictors (see :func:`build_preprocessor`);
+        the flexible model makes its own.
+    interactions : iterable of (str, str), optional
+        Pre-specified interactions (study.yaml ``modelling.interactions``); only the
+        flexible model uses them.
 
     Returns
     -------
@@ -337,12 +360,16 @@ def model_zoo(
     if unknown:
         raise AnalysisError(f"include: unknown model(s) {unknown}; choose from {list(MODEL_NAMES)}")
     estimators = _zoo_estimators(int(seed), bool(smoke))
+    pairs = [tuple(pair) for pair in (interactions or ())]
     zoo: dict[str, ModelSpec] = {}
     for name in MODEL_NAMES:
         if name not in names:
             continue
         estimator, grid = estimators[name]
-        pre = build_preprocessor(codebook, predictors, splines=splines)
+        if name == "flexible_logistic":
+            pre = FlexibleBasis(flexible_variables(codebook, predictors), interactions=pairs)
+        else:
+            pre = build_preprocessor(codebook, predictors, splines=splines)
         pipe = Pipeline([("preprocess", pre), ("model", estimator)])
         zoo[name] = ModelSpec(name, _LABELS[name], pipe, dict(grid), COMPLEXITY[name])
     for spec in _extra_specs(extra, predictors):
@@ -350,6 +377,29 @@ def model_zoo(
             raise AnalysisError(f"extra: model name '{spec.name}' is already in the zoo")
         zoo[spec.name] = spec
     return zoo
+
+
+def flexible_variables(codebook: Mapping[str, Mapping], predictors: Iterable[str]) -> dict:
+    """The codebook entries :class:`FlexibleBasis` needs (type, levels, transform), in order.
+
+    Examples
+    --------
+    >>> flexible_variables({"crp": {"type": "numeric", "label": "CRP", "transform": "log"}},
+    ...                    ["crp"])
+    {'crp': {'type': 'numeric', 'transform': 'log'}}
+    """
+    out = {}
+    for name in predictors:
+        if name not in codebook:
+            raise AnalysisError(f"predictor '{name}' is not in the codebook")
+        spec = codebook[name]
+        entry = {"type": spec.get("type")}
+        if spec.get("levels") is not None:
+            entry["levels"] = [str(v) for v in spec["levels"]]
+        if spec.get("transform") not in (None, ""):
+            entry["transform"] = str(spec["transform"])
+        out[name] = entry
+    return out
 
 
 def _extra_specs(extra, predictors) -> list[ModelSpec]:

@@ -414,26 +414,60 @@ def profile_likelihood_ci(X, y, index: int, alpha: float = 0.05) -> tuple[float,
     return float(ends[0]), float(ends[1])
 
 
-def logistic_mle(X: np.ndarray, y: np.ndarray, offset: np.ndarray | None = None):
+def logistic_mle(X: np.ndarray, y: np.ndarray, offset: np.ndarray | None = None, *,
+                 penalty: np.ndarray | None = None, start: np.ndarray | None = None):
     """Maximum-likelihood logistic regression by Newton-Raphson with step halving.
 
-    Returns the coefficients and their covariance (inverse Fisher information).
+    The project's one hand-written logistic solver: the recalibration models of
+    :mod:`analysis.evaluation.calibration` use it unpenalised, the ridge path of
+    :mod:`analysis.models.flexible` with a quadratic penalty.
+
+    Parameters
+    ----------
+    X : numpy.ndarray, shape (n, k)
+        Design matrix, including an intercept column if one is wanted.
+    y : numpy.ndarray, shape (n,)
+        0/1 outcome.
+    offset : numpy.ndarray, optional
+        Fixed part of the linear predictor.
+    penalty : numpy.ndarray, shape (k,), optional
+        Diagonal of a quadratic penalty: the fit minimises
+        ``-loglik + 0.5 * sum(penalty * beta**2)`` (0 leaves a coefficient unpenalised,
+        as for the intercept).  With a positive penalty on every slope the estimate is
+        finite even under separation, which is then not an error.
+    start : numpy.ndarray, shape (k,), optional
+        Starting values (a warm start along a penalty path).
+
+    Returns
+    -------
+    beta : numpy.ndarray, shape (k,)
+    covariance : numpy.ndarray, shape (k, k)
+        Inverse of the (penalised) information matrix at ``beta``.
+
+    Examples
+    --------
+    >>> X = np.column_stack([np.ones(4), [0.0, 1.0, 0.0, 1.0]])
+    >>> y = np.array([0.0, 1.0, 1.0, 1.0])   # separated: no event-free patient with x = 1
+    >>> beta, _ = logistic_mle(X, y, penalty=np.array([0.0, 1.0]))   # ridge: finite
+    >>> bool(0 < beta[1] < 5)
+    True
     """
     n, k = X.shape
     off = np.zeros(n) if offset is None else offset
-    beta = np.zeros(k)
+    pen = np.zeros(k) if penalty is None else np.asarray(penalty, dtype=float)
+    beta = np.zeros(k) if start is None else np.array(start, dtype=float)
 
     def nll(b):
         eta = off + X @ b
-        return float(np.sum(np.logaddexp(0.0, eta) - y * eta))
+        return float(np.sum(np.logaddexp(0.0, eta) - y * eta) + 0.5 * np.sum(pen * b * b))
 
     current = nll(beta)
     for _ in range(200):
         mu = expit(off + X @ beta)
         w = mu * (1 - mu)
-        info = X.T @ (X * w[:, None])
+        info = X.T @ (X * w[:, None]) + np.diag(pen)
         try:
-            step = np.linalg.solve(info, X.T @ (y - mu))
+            step = np.linalg.solve(info, X.T @ (y - mu) - pen * beta)
         except np.linalg.LinAlgError:
             raise AnalysisError(
                 "y_true is perfectly separated by prob: the logistic recalibration "
@@ -452,8 +486,8 @@ def logistic_mle(X: np.ndarray, y: np.ndarray, offset: np.ndarray | None = None)
     else:
         raise AnalysisError("the logistic recalibration model did not converge")
     mu = expit(off + X @ beta)
-    info = X.T @ (X * (mu * (1 - mu))[:, None])
-    if np.abs(beta).max() > 1e3 or np.linalg.cond(info) > 1e14:
+    info = X.T @ (X * (mu * (1 - mu))[:, None]) + np.diag(pen)
+    if penalty is None and (np.abs(beta).max() > 1e3 or np.linalg.cond(info) > 1e14):
         raise AnalysisError(
             "y_true is (quasi-)perfectly separated by prob: the logistic recalibration "
             "model has no finite maximum-likelihood estimate"

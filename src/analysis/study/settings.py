@@ -19,6 +19,7 @@ from analysis.errors import StudyConfigError
 
 __all__ = [
     "DEFAULT_BANDS",
+    "default_reference",
     "MODELLING_DEFAULTS",
     "SELECTION_SCORES",
     "SMOKE_MODELLING",
@@ -38,7 +39,8 @@ MODELLING_DEFAULTS = {
     "threshold": None,        # classification threshold (default: the outcome prevalence)
     "models": None,           # subset of the model zoo (default: all)
     "clinical_scores": [],    # published scores to compare, e.g. [vedolizumab_cdst]
-    "reference": "logistic",  # the reference model for DeLong tests
+    "reference": "flexible_logistic",  # the reference model (DeLong tests, Riley, audit)
+    "interactions": [],       # pre-specified interactions [[a, b], ...] of the flexible model
     "continuous_outcome": None,  # optional: linear regression of this column (notebook 04)
     "imputations": 20,        # multiple imputation (notebook 04)
     "anticipated_c": None,    # literature C statistic for Riley's sample size (default: nested CV)
@@ -213,7 +215,10 @@ class ModellingSettings:
     threshold: float | None = None
     models: tuple[str, ...] | None = None
     clinical_scores: tuple[str, ...] = ()
-    reference: str = "logistic"
+    reference: str = "flexible_logistic"
+    #: study.yaml ``modelling.interactions``: pre-specified pairs of predictors whose
+    #: product the flexible model (``flexible_logistic``) includes.
+    interactions: tuple[tuple[str, str], ...] = ()
     continuous_outcome: str | None = None
     imputations: int = 20
     anticipated_c: float | None = None
@@ -263,7 +268,9 @@ class ModellingSettings:
             threshold=None if values["threshold"] is None else float(values["threshold"]),
             models=None if values["models"] is None else tuple(values["models"]),
             clinical_scores=tuple(values["clinical_scores"] or ()),
-            reference=values["reference"],
+            reference=(values["reference"] if "reference" in raw
+                       else default_reference(values["models"])),
+            interactions=tuple(tuple(pair) for pair in values["interactions"] or ()),
             continuous_outcome=values["continuous_outcome"],
             anticipated_c=None if values["anticipated_c"] is None else float(values["anticipated_c"]),
             rule=rule,
@@ -309,7 +316,26 @@ class ModellingSettings:
         out = {key: getattr(self, key) for key in MODELLING_DEFAULTS}
         out["clinical_scores"] = list(self.clinical_scores)
         out["models"] = None if self.models is None else list(self.models)
+        out["interactions"] = [list(pair) for pair in self.interactions]
         return out
+
+
+def default_reference(models) -> str:
+    """The reference model when study.yaml names none: the flexible model if it is run.
+
+    ``flexible_logistic`` (the default), else ``logistic``, else the first model listed.
+
+    Examples
+    --------
+    >>> default_reference(None), default_reference(["logistic", "lasso"])
+    ('flexible_logistic', 'logistic')
+    >>> default_reference(["lasso", "svm"])
+    'lasso'
+    """
+    default = MODELLING_DEFAULTS["reference"]
+    if not models or default in models:
+        return default
+    return "logistic" if "logistic" in models else str(list(models)[0])
 
 
 def _is_int(value) -> bool:
@@ -385,6 +411,14 @@ def modelling_problems(raw: Mapping | None) -> list[str]:
             problems.append(f"modelling.{key} must be a list of model names")
         elif key == "reference" and not isinstance(value, str):
             problems.append("modelling.reference must be a model name (string)")
+        elif key == "interactions" and value is not None and not (
+            isinstance(value, list) and all(
+                _is_names(pair) and len(pair) == 2 and pair[0] != pair[1] for pair in value)
+        ):
+            problems.append(
+                "modelling.interactions must be a list of pairs of two different predictor "
+                "names, e.g. [[age, sex]]"
+            )
         elif key == "continuous_outcome" and value is not None and not isinstance(value, str):
             problems.append("modelling.continuous_outcome must be a column name (string)")
         elif key == "anticipated_c" and value is not None and not (
@@ -397,7 +431,8 @@ def modelling_problems(raw: Mapping | None) -> list[str]:
             problems += _selection_problems(value)
         elif key == "gate":
             problems += _gate_problems(value)
-    reference, models = raw.get("reference", "logistic"), raw.get("models")
+    models = raw.get("models")
+    reference = raw.get("reference", default_reference(models if _is_names(models) else None))
     scores = raw.get("clinical_scores") or []
     if _is_names(models) and isinstance(reference, str) and _is_names(scores) and (
         reference not in [*models, *scores]

@@ -92,8 +92,15 @@ def study_models(study: Any, settings: ModellingSettings, *, seed: int) -> dict[
     ['logistic', 'lasso']
     """
     predictors = list(study.predictors)
+    for pair in settings.interactions:
+        unknown = [name for name in pair if name not in predictors]
+        if unknown:
+            raise AnalysisError(
+                f"modelling.interactions: {list(pair)} names {unknown}, not among the "
+                f"study's predictors {predictors}")
     return model_zoo(study.codebook(predictors), predictors, smoke=settings.smoke, seed=seed,
-                     include=settings.models, extra=list(settings.clinical_scores) or None)
+                     include=settings.models, extra=list(settings.clinical_scores) or None,
+                     interactions=settings.interactions)
 
 
 def read_oof_probabilities(path: str | os.PathLike) -> pd.DataFrame:

@@ -28,6 +28,7 @@ logit-based calibration measures are computed.
 
 from __future__ import annotations
 
+import inspect
 import json
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
@@ -40,7 +41,11 @@ from scipy.special import expit, logit
 from sklearn.base import clone
 from sklearn.dummy import DummyClassifier
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedKFold
+from sklearn.model_selection import (
+    RepeatedStratifiedKFold,
+    StratifiedGroupKFold,
+    StratifiedKFold,
+)
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
@@ -51,6 +56,7 @@ from analysis.models.estimators import FixedScoreClassifier
 from analysis.models.recalibration import RecalibratedClassifier
 from analysis.models.tuning import grid_search
 from analysis.models.zoo import ModelSpec
+from analysis.validation.distributed import resampling_backend
 from analysis.validators import clip_probabilities
 
 __all__ = [
@@ -58,6 +64,7 @@ __all__ = [
     "MEMORISING_COMPLEXITY",
     "OPTIMISM_METRICS",
     "PLUS632_METRICS",
+    "METHOD_HARRELL_TUNED",
     "NestedCVResult",
     "bootstrap_optimism",
     "estimate_632plus",
@@ -166,25 +173,36 @@ def _json(params: Mapping) -> str:
     return json.dumps(dict(params), sort_keys=True, default=default)
 
 
-def _fit_spec(spec: ModelSpec, X: pd.DataFrame, y: np.ndarray, inner_splits: int, inner_seed: int):
+def _fit_spec(spec: ModelSpec, X: pd.DataFrame, y: np.ndarray, inner_splits: int, inner_seed: int,
+              groups: np.ndarray | None = None):
     """Fit (tuning if the spec has a grid); return ``(pipeline, best_params, inner_score, n_warn)``.
 
     ``inner_score`` is the mean inner-fold ``neg_log_loss`` of the chosen parameters (NaN
-    when nothing was tuned); ``n_warn`` counts convergence warnings.
+    when nothing was tuned); ``n_warn`` counts convergence warnings.  ``groups`` (the
+    original patient of each row of a bootstrap sample) keeps the copies of a patient in
+    one inner fold (``StratifiedGroupKFold``), for the grid search and for an estimator
+    that tunes itself by CV (its ``fit`` takes ``groups``): otherwise a patient drawn twice
+    sits on both sides of an inner split, the inner CV rewards overfitting, and the
+    bootstrap's optimism describes a less penalised model than the one that is shipped.
     """
     with warnings.catch_warnings(record=True) as caught, threadpool_limits(limits=1):
         warnings.simplefilter("always", ConvergenceWarning)
         warnings.filterwarnings("ignore", message="Found unknown categories")
         grid = {k: list(v) for k, v in (spec.param_grid or {}).items()}
         if spec.tuned:
-            cv = StratifiedKFold(n_splits=inner_splits, shuffle=True, random_state=inner_seed)
-            search = grid_search(spec.pipeline, grid, X, y, cv)
+            cv = (StratifiedKFold(n_splits=inner_splits, shuffle=True, random_state=inner_seed)
+                  if groups is None else
+                  StratifiedGroupKFold(n_splits=inner_splits, shuffle=True, random_state=inner_seed))
+            search = grid_search(spec.pipeline, grid, X, y, cv, groups=groups)
             if not np.isfinite(search.score):
                 raise AnalysisError(f"model '{spec.name}': every grid point failed to fit")
             fitted, params, score = search.estimator, search.params, search.score
         else:
             params = {k: v[0] for k, v in grid.items()}
-            fitted = clone(spec.pipeline).set_params(**params).fit(X, y)
+            fit_params = {}
+            if groups is not None and _fit_takes_groups(spec.pipeline):
+                fit_params[f"{spec.pipeline.steps[-1][0]}__groups"] = groups
+            fitted = clone(spec.pipeline).set_params(**params).fit(X, y, **fit_params)
             score = np.nan
             final = fitted.steps[-1][1] if hasattr(fitted, "steps") else fitted
             if hasattr(final, "best_params_"):  # tuned inside the estimator (OOBTunedForest)
@@ -192,6 +210,20 @@ def _fit_spec(spec: ModelSpec, X: pd.DataFrame, y: np.ndarray, inner_splits: int
                 score = getattr(final, "best_score_", np.nan)
     n_warn = sum(issubclass(w.category, ConvergenceWarning) for w in caught)
     return fitted, params, float(score), int(n_warn)
+
+
+def _tunes_itself(spec: ModelSpec, fitted) -> bool:
+    """Whether the model's hyperparameters are chosen by inner CV (a grid or its own fit)."""
+    steps = getattr(fitted, "steps", None)
+    final = steps[-1][1] if steps else fitted
+    return bool(spec.tuned or hasattr(final, "best_params_"))
+
+
+def _fit_takes_groups(pipeline) -> bool:
+    steps = getattr(pipeline, "steps", None)
+    if not steps:
+        return False
+    return "groups" in inspect.signature(steps[-1][1].fit).parameters
 
 
 def _predict(pipeline, X: pd.DataFrame) -> np.ndarray:
@@ -214,9 +246,11 @@ def _run(tasks, n_jobs: int, progress: bool, desc: str) -> list:
     bar = tqdm(total=len(tasks), desc=desc, disable=not progress, leave=False)
     try:
         out = []
-        for result in Parallel(n_jobs=n_jobs, return_as="generator")(tasks):
-            out.append(result)
-            bar.update(1)
+        # a Dask cluster when ANALYSIS_DASK_SCHEDULER names one (analysis.validation.distributed)
+        with resampling_backend():
+            for result in Parallel(n_jobs=n_jobs, return_as="generator")(tasks):
+                out.append(result)
+                bar.update(1)
         return out
     finally:
         bar.close()
@@ -298,17 +332,15 @@ def nested_cv(
 
     Tasks (one per model and outer fold) run in parallel with
     :class:`joblib.Parallel`; a tqdm bar counts finished tasks.  To run on a Dask
-    cluster, create a client and select joblib's Dask backend (``n_jobs=-1`` then means
-    all the cluster's workers)::
+    cluster (``n_jobs=-1`` then means all the cluster's workers), use
+    :func:`analysis.validation.distributed.dask_backend` or set the environment variable
+    ``ANALYSIS_DASK_SCHEDULER`` (the optional extra ``.[dask]``)::
 
-        from dask.distributed import Client
-        import joblib
-        client = Client("scheduler-address:8786")   # or Client() for a local cluster
-        with joblib.parallel_backend("dask"):
+        from analysis.validation.distributed import dask_backend
+        with dask_backend("tcp://scheduler:8786"):
             result = nested_cv(models, X, y, n_jobs=-1)
 
-    (This needs ``dask.distributed`` installed where you run it; the package itself does
-    not depend on Dask.)
+    The results are identical to a local run with the same seed.
 
     Parameters
     ----------
@@ -504,6 +536,10 @@ MEMORISING_COMPLEXITY = 3
 FAILED_SHARE_FLAG = 0.10
 
 _METHOD_HARRELL = "Harrell optimism"
+#: Harrell's method for a model whose penalty (or other hyperparameter) is chosen by inner
+#: cross-validation in every replicate; :func:`analysis.validation.estimates.prefer_nested_cv`
+#: replaces its calibration rows, which Harrell's optimism does not estimate for it.
+METHOD_HARRELL_TUNED = "Harrell optimism, penalty re-tuned in every replicate"
 _METHOD_632 = ".632+"
 _METHOD_OOB = "out-of-bag bootstrap (.632+ undefined for this metric)"
 _RECAL_ROWS = ("recalibration_intercept", "recalibration_slope")
@@ -609,7 +645,8 @@ def _boot_task(spec, X, y, idx, inner_splits, inner_seed, metrics, recalibrate):
     oob = np.ones(y.size, dtype=bool)
     oob[idx] = False
     try:
-        fitted, _, _, _ = _fit_spec(spec, X.iloc[idx], yb, inner_splits, inner_seed)
+        # the copies of a patient stay together in the inner folds of the refit's tuning
+        fitted, _, _, _ = _fit_spec(spec, X.iloc[idx], yb, inner_splits, inner_seed, groups=idx)
         coef = (np.nan, np.nan, np.nan, np.nan)
         p_held = None
         if recalibrate:
@@ -707,7 +744,10 @@ def bootstrap_optimism(
 
        * ``"Harrell optimism"`` (regression-type learners, spec complexity below
          :data:`MEMORISING_COMPLEXITY`): ``optimism = mean_b(boot - test)`` and
-         ``corrected = apparent - optimism``.
+         ``corrected = apparent - optimism``.  For a model whose penalty is tuned by inner
+         CV (a grid, or its own fit like the flexible model) the label is
+         :data:`METHOD_HARRELL_TUNED`: each replicate re-tunes it, with the copies of a
+         patient kept in one inner fold.
        * ``".632+"`` (learners that memorise their training data: complexity >= 3,
          i.e. forests, boosting, SVM, neural networks): Harrell's "test" evaluation
          contains the ~63% of patients the replicate model was trained on, so its
@@ -868,6 +908,7 @@ def bootstrap_optimism(
     p_app = _predict(final, Xr)
     apparent = _metric_values(yi, p_app, computed)
     suffix = " (fit + recalibration)" if recalibrate else ""
+    harrell = METHOD_HARRELL_TUNED if _tunes_itself(spec, fitted) else _METHOD_HARRELL
 
     rows = {}
     for m in computed:
@@ -900,9 +941,9 @@ def bootstrap_optimism(
             diff = np.array([b[m] - t[m] for b, t, *_ in ok], dtype=float)
             corrected = app - _finite_mean(diff)
             n_used = int(np.isfinite(diff).sum())
-            row_method = _METHOD_HARRELL
+            row_method = harrell
         optimism = app - corrected
-        if row_method == _METHOD_HARRELL:
+        if row_method == harrell:
             optimism = _finite_mean(np.array([b[m] - t[m] for b, t, *_ in ok], dtype=float))
             corrected = app - optimism
         rows[m] = [spec.name, m, app, optimism, corrected, oob, n_boot, n_boot - n_used,
