@@ -2,8 +2,8 @@
 # Real file targets: an executed notebook depends on its source notebook, the study.yaml,
 # the raw data and the package modules it imports (found by analysis.pipeline.deps, so an
 # edit to a module that only notebook 06 uses re-executes only notebook 06 and the report);
-# a second `make all` with nothing changed runs nothing, and `make -j2` runs studies side
-# by side.
+# a second `make all` with nothing changed runs nothing, and studies run side by side on
+# every core (`-j` defaults to the number of cores).
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -11,6 +11,11 @@ SHELL := /bin/bash
 .DELETE_ON_ERROR:
 .SECONDARY:
 MAKEFLAGS += --no-builtin-rules
+# every core by default: studies (and independent notebooks of a study) run side by side;
+# `make -j1 ...` on the command line still wins
+ifeq ($(filter -j%,$(MAKEFLAGS)),)
+MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
+endif
 
 PYTHON ?= python3
 VENV := .venv

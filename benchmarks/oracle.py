@@ -26,6 +26,10 @@ the same external sample (``--draws`` fresh development cohorts of the study's s
   transforms (``transform: log``), one-hot categoricals, median imputation and C tuned by
   5-fold cross-validated log loss, fitted with scikit-learn on the study's own development
   cohort (``data/<study>/processed/cohort.parquet``) and scored on the same external sample.
+* ``flexible_*`` - the zoo's ``flexible_logistic`` (issue 17's default reference) fitted on
+  the same development cohort, whether or not the selection rule shipped it, with its
+  effective degrees of freedom; ``plain_*`` - scikit-learn's ``LogisticRegression()`` with
+  its defaults on the same data (no transform): a default analysis.
 * ``gate_status`` / ``gate_reasons`` - the ship gate's verdict in ``model.json`` (notebook
   06).  The issue's targets: ``slope_target_met`` - external slope within 0.8-1.2 wherever
   the gate lets the model through (empty when the gate stops it); ``ratio_target_met`` -
@@ -196,6 +200,55 @@ def l2_benchmark(study_name: str, X_ext: pd.DataFrame, y_ext, oracle_auc: float)
             "l2_auc_ratio": auc / oracle_auc, "l2_calibration_slope": _slope(y_ext, prob)}
 
 
+def _development(study_name: str, X_ext: pd.DataFrame):
+    """The study's own development cohort (processed), and the external predictors aligned."""
+    study = load_study(study_name, root=ROOT)
+    cohort = read_processed(study)
+    cohort = cohort[cohort[study.outcome].notna()].reset_index(drop=True)
+    predictors = list(study.predictors)
+    X_dev, X_ext = cohort[predictors].copy(), X_ext[predictors].copy()
+    for c in X_dev.columns:  # text columns: one dtype on both sides for the encoder
+        if X_dev[c].dtype == object or X_ext[c].dtype == object:
+            X_dev[c], X_ext[c] = X_dev[c].astype(object), X_ext[c].astype(object)
+    return study, X_dev, X_ext, cohort[study.outcome].astype(int).to_numpy()
+
+
+def flexible_and_plain_benchmark(study_name: str, X_ext: pd.DataFrame, y_ext,
+                                 oracle_auc: float) -> dict:
+    """The zoo's flexible model and a default logistic regression, same development data.
+
+    ``flexible_*``: ``flexible_logistic`` exactly as the pipeline builds it (the study's
+    codebook and ``modelling.interactions``), fitted on the development cohort - whether or
+    not the selection rule shipped it.  ``plain_*``: scikit-learn's
+    ``LogisticRegression()`` with its defaults (L2, C = 1) on median-imputed, standardised
+    columns and one-hot categories, no transform: what a default analysis does.
+    """
+    study, X_dev, X_ext, y_dev = _development(study_name, X_ext)
+    predictors = list(study.predictors)
+    codebook = study.codebook(predictors)
+    settings = study.settings(False)
+    spec = model_zoo(codebook, predictors, seed=study.seed, include=["flexible_logistic"],
+                     interactions=settings.interactions)["flexible_logistic"]
+    flexible = fit_final(spec, X_dev, y_dev, seed=study.seed)
+    prob = flexible.predict_proba(X_ext)[:, 1]
+    out = {"flexible_effective_df": float(flexible.named_steps["model"].effective_df_),
+           "flexible_auc_ratio": roc_auc_score(y_ext, prob) / oracle_auc,
+           "flexible_calibration_slope": _slope(y_ext, prob)}
+    categorical = [c for c in predictors if codebook[c].get("type") == "categorical"]
+    numeric = [c for c in predictors if c not in categorical]
+    plain = Pipeline([
+        ("design", ColumnTransformer([
+            ("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric),
+            ("cat", make_pipeline(SimpleImputer(strategy="most_frequent"),
+                                  OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
+             categorical)])),
+        ("model", LogisticRegression(max_iter=5000))]).fit(X_dev, y_dev)
+    prob = plain.predict_proba(X_ext)[:, 1]
+    out.update(plain_auc_ratio=roc_auc_score(y_ext, prob) / oracle_auc,
+               plain_calibration_slope=_slope(y_ext, prob))
+    return out
+
+
 def gate_of(meta: dict) -> dict:
     """The ship gate's verdict saved in model.json (empty when the model predates the gate)."""
     reasons = meta.get("status_reasons") or []
@@ -251,6 +304,7 @@ def external_validation(study_name: str, n: int, seed: int, draws: int = 20,
         row["slope_before_recalibration"] = float("nan")
     row.update(gate_of(meta))
     row.update(l2_benchmark(study_name, cohort, y, oracle_auc))
+    row.update(flexible_and_plain_benchmark(study_name, cohort, y, oracle_auc))
     # the issue's targets: slope within range wherever the gate lets the model through, and
     # AUC ratio at least that of the hand-built L2 model
     row["slope_target_met"] = _slope_ok(slope) if row["gate_status"] == FIT else None
@@ -282,6 +336,10 @@ def summary(row: dict) -> str:
         f"  L2 by hand (C = {_f(row['l2_C'], 3)}"
         f"{', the grid lower edge: near intercept-only' if row['l2_C'] <= 1e-3 else ''}):"
         f" ratio {_f(row['l2_auc_ratio'], 3)}; slope {_f(row['l2_calibration_slope'])}",
+        f"  flexible_logistic (effective df {_f(row['flexible_effective_df'], 1)}): ratio"
+        f" {_f(row['flexible_auc_ratio'], 3)}; slope {_f(row['flexible_calibration_slope'])};"
+        f"  plain LogisticRegression(): ratio {_f(row['plain_auc_ratio'], 3)};"
+        f" slope {_f(row['plain_calibration_slope'])}",
     ]
     if "formula_auc_ratio" in row:
         lines.append(f"  true formula, same size ({row['formula_draws']} draws): mean ratio"

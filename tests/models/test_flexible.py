@@ -68,7 +68,7 @@ def test_skewed_positive_predictor_is_logged_and_the_decision_recorded():
         "crp", "transform"] == "none"
 
 
-def test_spline_columns_are_harrells_basis_at_training_quantiles_then_standardised():
+def test_spline_columns_are_harrells_basis_at_training_quantiles_then_scaled():
     X = _frame(300)
     basis = FlexibleBasis(VARIABLES).fit(X)
     names = basis.get_feature_names_out().tolist()
@@ -83,6 +83,11 @@ def test_spline_columns_are_harrells_basis_at_training_quantiles_then_standardis
     assert {"smoker", "drug[b]", "drug[c]"} <= set(names) and "drug[a]" not in names
     decisions = basis.decisions().set_index("predictor")
     assert decisions.loc["failures", "knots"] == 0 and decisions.loc["crp", "columns"] == 4
+    # indicators keep their 0/1 scale (centred only); continuous columns are standardised
+    design = basis.transform(X)
+    assert design["smoker"].max() - design["smoker"].min() == pytest.approx(1.0)
+    assert design["drug[b]"].max() - design["drug[b]"].min() == pytest.approx(1.0)
+    assert design["age"].std(ddof=0) == pytest.approx(1.0)
 
 
 def test_new_rows_use_training_knots_fills_and_scales():
@@ -172,9 +177,9 @@ def test_penalty_is_tuned_by_inner_cv_and_reported():
     X = RNG.normal(size=(400, 6))
     y = (RNG.random(400) < expit(1.5 * X[:, 0])).astype(int)
     model = RidgeLogisticCV(random_state=3).fit(pd.DataFrame(X, columns=list("abcdef")), y)
-    assert model.cv_log_loss_.shape == (1, 25)  # no nonlinear column: one ratio
+    assert model.cv_log_loss_.shape == (1, 17)  # no nonlinear column: one ratio
     best = np.nanmin(model.cv_log_loss_)
-    assert best == pytest.approx(model.cv_log_loss_[0, list(np.logspace(1, -4, 25).round(8)).index(
+    assert best == pytest.approx(model.cv_log_loss_[0, list(np.logspace(1, -4, 17).round(8)).index(
         round(model.alpha_, 8))])
     assert 0.5 < model.effective_df_ < 6
     noise_only = (RNG.random(400) < 0.4).astype(int)

@@ -278,3 +278,24 @@ def test_model_to_finalize_keeps_the_reference_for_audit_when_none_is_selected()
     assert not needs_recalibration(t, "lasso", SelectionRule())
     with pytest.raises(AnalysisError, match="no row for the selected model 'svm'"):
         needs_recalibration(t, "svm", SelectionRule())
+
+
+def test_a_model_that_tunes_its_penalty_is_not_recalibrated_and_says_why():
+    from analysis.validation.finalize import needs_recalibration, tunes_own_shrinkage
+
+    rng = np.random.default_rng(3)
+    X = pd.DataFrame({"x": rng.normal(size=120), "z": rng.normal(size=120)})
+    y = (X["x"] + rng.normal(size=120) > 0).astype(int).to_numpy()
+    zoo = model_zoo({"x": {"type": "numeric"}, "z": {"type": "numeric"}}, ["x", "z"], smoke=True)
+    table = pd.DataFrame({"model": list(zoo), "calibration_slope": 0.6})
+    assert needs_recalibration(table, "lasso", SelectionRule())  # the rule alone says so
+    for name in ("lasso", "elastic_net", "flexible_logistic"):
+        assert tunes_own_shrinkage(zoo[name])
+        assert not needs_recalibration(table, name, SelectionRule(), spec=zoo[name])
+        final = finalize_model(zoo[name], X, y, comparison=table, rule=SelectionRule())
+        assert not final.recalibrated and final.penalty_tuned
+        assert "not recalibrated" in final.describe() and "0.60" in final.describe()
+    # an unpenalised or a memorising model is still recalibrated by the rule
+    for name in ("logistic", "svm"):
+        assert not tunes_own_shrinkage(zoo[name])
+        assert needs_recalibration(table, name, SelectionRule(), spec=zoo[name])

@@ -415,7 +415,8 @@ def profile_likelihood_ci(X, y, index: int, alpha: float = 0.05) -> tuple[float,
 
 
 def logistic_mle(X: np.ndarray, y: np.ndarray, offset: np.ndarray | None = None, *,
-                 penalty: np.ndarray | None = None, start: np.ndarray | None = None):
+                 penalty: np.ndarray | None = None, start: np.ndarray | None = None,
+                 tol: float = 1e-11, covariance: bool = True):
     """Maximum-likelihood logistic regression by Newton-Raphson with step halving.
 
     The project's one hand-written logistic solver: the recalibration models of
@@ -437,11 +438,15 @@ def logistic_mle(X: np.ndarray, y: np.ndarray, offset: np.ndarray | None = None,
         finite even under separation, which is then not an error.
     start : numpy.ndarray, shape (k,), optional
         Starting values (a warm start along a penalty path).
+    tol : float, default 1e-11
+        Convergence: the largest step below ``tol * (1 + max|beta|)``.
+    covariance : bool, default True
+        Whether to return the covariance (``None`` otherwise: a penalty path needs none).
 
     Returns
     -------
     beta : numpy.ndarray, shape (k,)
-    covariance : numpy.ndarray, shape (k, k)
+    covariance : numpy.ndarray, shape (k, k) or None
         Inverse of the (penalised) information matrix at ``beta``.
 
     Examples
@@ -481,10 +486,12 @@ def logistic_mle(X: np.ndarray, y: np.ndarray, offset: np.ndarray | None = None,
             t /= 2
         beta = beta + t * step
         current = candidate
-        if np.max(np.abs(t * step)) < 1e-11 * (1 + np.max(np.abs(beta))):
+        if np.max(np.abs(t * step)) < tol * (1 + np.max(np.abs(beta))):
             break
     else:
         raise AnalysisError("the logistic recalibration model did not converge")
+    if not covariance and penalty is not None:
+        return beta, None
     mu = expit(off + X @ beta)
     info = X.T @ (X * (mu * (1 - mu))[:, None]) + np.diag(pen)
     if penalty is None and (np.abs(beta).max() > 1e3 or np.linalg.cond(info) > 1e14):

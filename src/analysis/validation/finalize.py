@@ -33,11 +33,16 @@ import pandas as pd
 
 from analysis.errors import AnalysisError
 from analysis.evaluation.subgroups import subgroup_performance
+from analysis.models.flexible import RidgeLogisticCV
 from analysis.models.preprocessing import feature_names
 from analysis.models.recalibration import RecalibratedClassifier, recalibrate
 from analysis.models.zoo import ModelSpec, model_zoo
 from analysis.study.settings import ModellingSettings, SelectionRule, Subgroup
-from analysis.validation.resampling import fit_final, recalibration_from_table
+from analysis.validation.resampling import (
+    MEMORISING_COMPLEXITY,
+    fit_final,
+    recalibration_from_table,
+)
 from analysis.validation.sample_size import describe_adequacy, riley_anticipated
 
 __all__ = [
@@ -51,6 +56,7 @@ __all__ = [
     "sample_size_requirement",
     "study_models",
     "subgroup_table",
+    "tunes_own_shrinkage",
 ]
 
 #: Columns of :func:`sample_size_requirement`: Riley's criteria per scenario of the
@@ -161,6 +167,9 @@ class FinalModel:
     slope_range: tuple[float, float]
     recalibrated: bool
     estimated_on: str = ""
+    #: The slope lies outside the range but the model tunes its own shrinkage, so it is not
+    #: recalibrated (:func:`tunes_own_shrinkage`).
+    penalty_tuned: bool = False
 
     def as_frame(self) -> pd.DataFrame:
         """One tidy row: the model, its slope, the range and the recalibration (if any).
@@ -190,6 +199,12 @@ class FinalModel:
         '2]: no recalibration.'
         """
         low, high = self.slope_range
+        if not self.recalibrated and self.penalty_tuned:
+            return (f"The selected model's cross-validated calibration slope is {self.cv_slope:.2f}, "
+                    f"outside [{low:g}, {high:g}], but it is not recalibrated: its penalty, tuned "
+                    "by inner cross-validation, is already its shrinkage, and a second shrinkage "
+                    "estimated on the same small sample is unstable. The ship gate judges its "
+                    "nested cross-validated calibration slope.")
         if not self.recalibrated:
             return (f"The selected model's cross-validated calibration slope is {self.cv_slope:.2f}, "
                     f"within [{low:g}, {high:g}]: no recalibration.")
@@ -261,11 +276,33 @@ def model_to_finalize(comparison: pd.DataFrame, reference: str | None = None) ->
     raise AnalysisError("comparison: no model was selected and no candidate can be kept for audit")
 
 
-def needs_recalibration(comparison: pd.DataFrame, name: str, rule: SelectionRule) -> bool:
+def tunes_own_shrinkage(spec: ModelSpec) -> bool:
+    """Whether a model's shrinkage is a penalty it tunes by inner CV (lasso, elastic net, flexible).
+
+    Such a model is not recalibrated by the selection rule: the bootstrap's recalibration of
+    a re-tuned penalised model averages slopes of replicates that are nearly constant
+    (a recalibration slope of 3.95 on a demo cohort), and the penalty already is the shrinkage.
+
+    Examples
+    --------
+    >>> zoo = model_zoo({"x": {"type": "numeric"}}, ["x"], smoke=True)
+    >>> [tunes_own_shrinkage(zoo[m]) for m in ("logistic", "lasso", "flexible_logistic", "svm")]
+    [False, True, True, False]
+    """
+    if spec.complexity >= MEMORISING_COMPLEXITY:
+        return False
+    steps = getattr(spec.pipeline, "steps", None)
+    final = steps[-1][1] if steps else spec.pipeline
+    return bool(spec.tuned or isinstance(final, RidgeLogisticCV))
+
+
+def needs_recalibration(comparison: pd.DataFrame, name: str, rule: SelectionRule,
+                        spec: ModelSpec | None = None) -> bool:
     """Whether the selection rule asks for ``name`` to be recalibrated.
 
     True when its cross-validated calibration slope (comparison column
-    ``calibration_slope``) lies outside ``rule.slope_range`` or is undefined.
+    ``calibration_slope``) lies outside ``rule.slope_range`` or is undefined, unless
+    ``spec`` is given and tunes its own shrinkage (:func:`tunes_own_shrinkage`).
 
     Examples
     --------
@@ -274,6 +311,8 @@ def needs_recalibration(comparison: pd.DataFrame, name: str, rule: SelectionRule
     ...     t.assign(calibration_slope=1.0), "m", SelectionRule())
     (True, False)
     """
+    if spec is not None and tunes_own_shrinkage(spec):
+        return False
     return not rule.slope_ok(_cv_slope(comparison, name))
 
 
@@ -363,7 +402,8 @@ def finalize_model(
     (0.1, 0.8, 'own bootstrap')
     """
     cv_slope = _cv_slope(comparison, spec.name)
-    needs = not rule.slope_ok(cv_slope)
+    outside = not rule.slope_ok(cv_slope)
+    needs = outside and not tunes_own_shrinkage(spec)
     coefficients = (recalibration_from_table(validation, spec.name)
                     if needs and validation is not None else None)
     if needs and coefficients is None and oof_probability is None:
@@ -381,7 +421,7 @@ def finalize_model(
         final = recalibrate(final, oof_probability, y)
         estimated_on = OUT_OF_FOLD
     return FinalModel(spec.name, spec.label, final, cv_slope, tuple(rule.slope_range), needs,
-                      estimated_on)
+                      estimated_on, penalty_tuned=outside and not needs)
 
 
 def subgroup_table(y, prob, frame: pd.DataFrame, subgroups: Sequence[Subgroup]) -> pd.DataFrame:
