@@ -29,7 +29,7 @@ STUDIES := $(patsubst data/%/study.yaml,%,$(wildcard data/*/study.yaml))
 DEMO_STUDIES := ibd-biologics cd-upadacitinib-ius ra-refractory sle-belimumab cd-msc
 DEMO_RAW := $(foreach s,$(DEMO_STUDIES),data/$(s)/raw/cohort.csv)
 NOTEBOOKS := 01-prepare-cohort 02-describe-cohort 03-correlate-predictors 04-fit-regression \
-             05-compare-models 06-validate-model 07-follow-visits
+             05-compare-models 06-validate-model 07-follow-visits 08-treatment-benefit
 PKG_SRC := $(shell find src/analysis -name '*.py' 2>/dev/null)
 # per-notebook prerequisites: NOTEBOOK_SRC_<notebook> and REPORT_SRC (generated, see above)
 DEPS_MK := .make/notebook-deps.mk
@@ -118,6 +118,7 @@ $(eval $(call notebook_rule,04-fit-regression,$(PREPARED)))
 $(eval $(call notebook_rule,05-compare-models,$(PREPARED)))
 $(eval $(call notebook_rule,06-validate-model,reports/%/notebooks/05-compare-models.ipynb))
 $(eval $(call notebook_rule,07-follow-visits,$(PREPARED)))
+$(eval $(call notebook_rule,08-treatment-benefit,$(PREPARED)))
 
 reports/%/report.html: $(foreach nb,$(NOTEBOOKS),reports/%/notebooks/$(nb).ipynb) $(REPORT_SRC)
 	$(PY) -m analysis report --study $*

@@ -444,6 +444,35 @@ def check_gate(gate: pd.DataFrame, comparison: pd.DataFrame, validation: pd.Data
     return len(gate)
 
 
+def check_benefit_by_risk(table: pd.DataFrame, data: pd.DataFrame, outcome: str,
+                          treatment: dict) -> int:
+    """The PATH table: counts and responses from the cohort, reference rows, CIs around estimates.
+
+    The risk groups are quarters of a cross-fitted risk that is not saved, so the counts are
+    checked per option over all groups, and each group must hold about a quarter of the
+    patients; every response is events / n; the reference rows carry no difference; every
+    difference lies inside its CI.
+    """
+    column, options, reference = treatment["column"], treatment["options"], treatment["reference"]
+    assert list(table.columns) == ["risk_group", "option", "n", "events", "response", "difference",
+                                   "ci_lower", "ci_upper", "method"]
+    compared = data[data[column].astype(str).isin(options)]
+    for option in options:
+        rows = table[table["option"] == option]
+        on = compared[compared[column].astype(str) == option]
+        assert rows["n"].sum() == len(on), f"benefit_by_risk: n of {option}"
+        assert rows["events"].sum() == int(on[outcome].sum()), f"benefit_by_risk: events of {option}"
+    sizes = table.groupby("risk_group", sort=False)["n"].sum()
+    assert len(sizes) == 4 and (sizes - len(compared) / 4).abs().max() <= 1, "risk quarters"
+    filled = table["n"] > 0
+    assert np.allclose(table.loc[filled, "response"], table.loc[filled, "events"] / table.loc[filled, "n"])
+    ref = table["option"] == reference
+    assert table.loc[ref, "difference"].isna().all()
+    est = table.dropna(subset=["difference"])
+    assert ((est["ci_lower"] <= est["difference"] + 1e-12) & (est["difference"] <= est["ci_upper"] + 1e-12)).all()
+    return len(table)
+
+
 def check_study(root: Path, study: str, notes: list[str] | None = None) -> dict[str, int]:
     """Every check above on one study of a finished run under ``root``; counts per check.
 
@@ -482,4 +511,7 @@ def check_study(root: Path, study: str, notes: list[str] | None = None) -> dict[
         "gate": check_gate(read("gate"), comparison, read("validation"), status, reference=settings.reference,
                            slope_range=settings.gate_slope_range, benchmark=rule.benchmark),
     }
+    if cfg.treatment:
+        counts["benefit_by_risk"] = check_benefit_by_risk(read("benefit_by_risk"), data, cfg.outcome,
+                                                          cfg.treatment)
     return counts

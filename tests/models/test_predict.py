@@ -192,15 +192,23 @@ def test_treatment_options_must_be_levels_of_the_column(project, tmp_path):
     _, _, pipeline, frame = project
     from conftest import make_study
 
+    from analysis.errors import StudyConfigError
     from analysis.models.artifact import ModelArtifactError
     from analysis.study.config import load_study
 
     spec = copy.deepcopy(TINY)
     spec["treatment"]["options"] = ["anti-TNF", "rituximab"]
     make_study(tmp_path, "badopt", spec)
+    # caught when the study is read, naming the key ...
+    with pytest.raises(StudyConfigError, match="treatment.options: 'rituximab' is not a level"):
+        load_study("badopt", root=tmp_path)
+    # ... and again when a model is saved for a study whose options were changed afterwards
+    good = copy.deepcopy(TINY)
+    make_study(tmp_path, "late", good)
+    late = load_study("late", root=tmp_path)
+    late.treatment["options"] = ["anti-TNF", "rituximab"]
     with pytest.raises(ModelArtifactError, match="treatment.options: rituximab not among the levels"):
-        save_model(pipeline, load_study("badopt", root=tmp_path), model_name="m", metrics=None,
-                   training_frame=frame)
+        save_model(pipeline, late, model_name="m", metrics=None, training_frame=frame)
 
 
 def test_parser_registers_exactly_the_documented_flags():

@@ -171,4 +171,5 @@ def test_shipped_study_yaml_is_the_one_tested():
     assert study.outcome == "cdai_response_w24" and study.group == "arm"
     assert study.secondary_outcomes == tuple(OUTCOMES[1:])
     assert study.visits is not None and tuple(study.visits.times) == gen.WEEKS
-    assert study.treatment == {"column": "arm", "options": list(gen.ARMS)}
+    assert {k: study.treatment[k] for k in ("column", "options")} == {"column": "arm", "options": list(gen.ARMS)}
+    assert study.treatment["reference"] == "mucosal" and study.treatment["effect_modifiers"] == ["ses_cd_w0"]

@@ -433,11 +433,12 @@ def parse_study(raw: Any, paths: StudyPaths) -> Study:
         problems += visit_problems
     treatment = raw.get("treatment")
     if isinstance(treatment, Mapping):
-        col = treatment.get("column")
-        if not isinstance(col, str) or col not in variables or variables[col].type not in ("categorical", "binary"):
-            problems.append("treatment.column must name a categorical variable")
-        elif col not in predictors:
-            problems.append(f"treatment.column {col!r} must be one of the predictors")
+        problems += treatment_problems(treatment, variables, predictors)
+        if not any(p.startswith("treatment.") for p in problems):
+            treatment = {**treatment,
+                         "reference": treatment.get("reference", treatment["options"][0]),
+                         "effect_modifiers": list(treatment.get("effect_modifiers") or []),
+                         "confounders": list(treatment.get("confounders") or [])}
 
     if problems:
         raise StudyConfigError(
@@ -484,6 +485,75 @@ def _expression_problems(derive: Mapping, where: str, context: set[str]) -> list
             check_expression(str(expression), f"{where}.{shorten(name)}", functions)
         except StudyConfigError as exc:
             problems.append(str(exc))
+    return problems
+
+
+#: study.yaml ``treatment:`` keys.
+TREATMENT_KEYS = ("column", "options", "reference", "effect_modifiers", "confounders")
+
+
+def treatment_problems(treatment: Mapping, variables: Mapping, predictors) -> list[str]:
+    """Every problem of a ``treatment:`` block, one sentence each naming the key.
+
+    ``column`` is a categorical predictor; ``options`` at least two of its levels;
+    ``reference`` one of the options (default: the first); ``effect_modifiers`` and
+    ``confounders`` predictors other than the column (effect modifiers are pre-specified,
+    never searched for).
+
+    Examples
+    --------
+    >>> v = {"drug": Variable("drug", "categorical", levels=("a", "b")),
+    ...      "age": Variable("age", "numeric")}
+    >>> treatment_problems({"column": "drug", "options": ["a", "b"],
+    ...                     "effect_modifiers": ["age"]}, v, ["drug", "age"])
+    []
+    >>> treatment_problems({"column": "drug", "options": ["a", "c"], "reference": "b",
+    ...                     "confounders": ["drug"], "modifiers": []}, v, ["drug", "age"])
+    ... # doctest: +NORMALIZE_WHITESPACE
+    ["treatment: unknown key 'modifiers' (known: column, options, reference, effect_modifiers, confounders)",
+     "treatment.options: 'c' is not a level of 'drug' (levels: a, b)",
+     "treatment.reference 'b' is not one of treatment.options",
+     "treatment.confounders: 'drug' is the treatment column itself"]
+    """
+    problems = [
+        f"treatment: unknown key {key!r} (known: {', '.join(TREATMENT_KEYS)})"
+        for key in treatment if key not in TREATMENT_KEYS
+    ]
+    col = treatment.get("column")
+    if (not isinstance(col, str) or col not in variables
+            or variables[col].type not in ("categorical", "binary")):
+        return [*problems, "treatment.column must name a categorical variable"]
+    if col not in predictors:
+        return [*problems, f"treatment.column {col!r} must be one of the predictors"]
+    options = treatment.get("options")
+    binary = variables[col].type == "binary"
+    levels = [0, 1] if binary else [str(v) for v in (variables[col].levels or ())]
+    plain = (int,) if binary else (str,)
+    if not (isinstance(options, list) and len(options) >= 2
+            and all(isinstance(o, plain) and not isinstance(o, bool) for o in options)
+            and len(set(options)) == len(options)):
+        problems.append("treatment.options must list at least two different levels of "
+                        f"{col!r}" + (" (0 and 1 for a binary column)" if binary else ""))
+        options = []
+    for option in options:
+        if levels and option not in levels:
+            problems.append(f"treatment.options: {option!r} is not a level of {col!r} "
+                            f"(levels: {', '.join(map(str, levels))})")
+    reference = treatment.get("reference")
+    if reference is not None and reference not in options:
+        problems.append(f"treatment.reference {reference!r} is not one of treatment.options")
+    for key in ("effect_modifiers", "confounders"):
+        names = treatment.get(key)
+        if names is None:
+            continue
+        if not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
+            problems.append(f"treatment.{key} must be a list of predictor names")
+            continue
+        for name in names:
+            if name == col:
+                problems.append(f"treatment.{key}: {name!r} is the treatment column itself")
+            elif name not in predictors:
+                problems.append(f"treatment.{key}: {name!r} is not one of the predictors")
     return problems
 
 
