@@ -16,6 +16,13 @@ it becomes.
   built-in seeded antithetic permutation estimator. (SHAP would only approximate the
   exact values for few predictors, and its numba functions take seconds to compile in
   every new process.)
+
+Large cohorts: permutation importance predicts every patient ``n_repeats`` times per
+column (20 x 20 x 100,000 predictions for a 100,000-patient study), so above
+:data:`IMPORTANCE_SAMPLE_ABOVE` patients each shuffle is scored on a random subsample of
+:data:`IMPORTANCE_SAMPLE_SIZE` patients (scikit-learn's ``max_samples``) and the table's
+``note`` column says so.  Shapley contributions already use a background sample
+(``background_size``) and do not grow with the cohort.
 """
 
 from __future__ import annotations
@@ -32,6 +39,8 @@ from analysis.errors import AnalysisError
 from analysis.validators import check_outcome, require_frame_columns
 
 __all__ = [
+    "IMPORTANCE_SAMPLE_ABOVE",
+    "IMPORTANCE_SAMPLE_SIZE",
     "exact_shapley",
     "global_contributions",
     "patient_contributions",
@@ -43,6 +52,12 @@ METHODS = ("auto", "shap", "exact", "permutation")
 MAX_EXACT = 10
 CHUNK_ROWS = 200_000
 CONTRIBUTION_COLUMNS = ["row", "variable", "value", "contribution", "base_value", "prediction"]
+#: Above this many patients :func:`permutation_importance_table` scores each shuffle on a
+#: random subsample of :data:`IMPORTANCE_SAMPLE_SIZE` patients (and says so in ``note``).
+IMPORTANCE_SAMPLE_ABOVE = 20_000
+#: Patients each shuffle is scored on above :data:`IMPORTANCE_SAMPLE_ABOVE` (drawn anew,
+#: without replacement and seeded, for every repeat: scikit-learn's ``max_samples``).
+IMPORTANCE_SAMPLE_SIZE = 20_000
 
 
 # --------------------------------------------------------------------------- importance
@@ -82,7 +97,9 @@ def permutation_importance_table(pipeline, X: pd.DataFrame, y, *,
     -------
     DataFrame
         ``variable, metric, importance, ci_lower, ci_upper``; metrics in the order given,
-        variables by decreasing importance within each metric.
+        variables by decreasing importance within each metric.  Above
+        :data:`IMPORTANCE_SAMPLE_ABOVE` patients, a ``note`` column (the same sentence on
+        every row) says that each shuffle was scored on a subsample.
 
     Examples
     --------
@@ -115,8 +132,14 @@ def permutation_importance_table(pipeline, X: pd.DataFrame, y, *,
         except (ValueError, TypeError) as exc:
             raise AnalysisError(f"scoring: unknown scikit-learn scorer {name!r}") from exc
 
+    sample, note = {}, None
+    if len(X) > IMPORTANCE_SAMPLE_ABOVE:  # the cost is n_repeats x columns x patients
+        sample = {"max_samples": IMPORTANCE_SAMPLE_SIZE}
+        note = (f"Each of the {int(n_repeats)} shuffles per predictor is scored on a random "
+                f"subsample of {IMPORTANCE_SAMPLE_SIZE:,} of the {len(X):,} patients to bound the "
+                "cost (analysis.explain.contributions.IMPORTANCE_SAMPLE_SIZE).")
     result = permutation_importance(pipeline, X, y, scoring=metrics, n_repeats=int(n_repeats),
-                                    random_state=seed, n_jobs=n_jobs)
+                                    random_state=seed, n_jobs=n_jobs, **sample)
     frames = []
     for metric in metrics:
         reps = np.asarray(result[metric].importances, dtype=float)
@@ -125,7 +148,10 @@ def permutation_importance_table(pipeline, X: pd.DataFrame, y, *,
         table = pd.DataFrame({"variable": [str(c) for c in X.columns], "metric": metric,
                               "importance": mean, "ci_lower": mean - half, "ci_upper": mean + half})
         frames.append(table.sort_values("importance", ascending=False, kind="mergesort"))
-    return pd.concat(frames, ignore_index=True)
+    out = pd.concat(frames, ignore_index=True)
+    if note is not None:
+        out["note"] = note
+    return out
 
 
 # --------------------------------------------------------------------------- Shapley values

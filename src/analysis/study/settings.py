@@ -19,6 +19,8 @@ from analysis.errors import StudyConfigError
 
 __all__ = [
     "DEFAULT_BANDS",
+    "LARGE_COHORT",
+    "LARGE_COHORT_BOOTSTRAP",
     "default_reference",
     "MODELLING_DEFAULTS",
     "SELECTION_SCORES",
@@ -55,6 +57,14 @@ _COUNTS = ("outer_splits", "outer_repeats", "inner_splits", "bootstrap", "imputa
 _SELECTION_KEYS = ("slope_range", "n_se", "se_column", "score")
 #: Proper scoring rules the selection rule can rank candidates by (lower is better).
 SELECTION_SCORES = ("log_loss", "brier")
+#: Above this many patients (with an outcome) notebook 06 runs at most
+#: :data:`LARGE_COHORT_BOOTSTRAP` bootstrap refits instead of ``modelling.bootstrap`` and says
+#: so.  Harrell's optimism shrinks like 1/n: at 100,000 patients it is of the order of 1e-4
+#: in AUC, far below the resampling error of B = 200 itself, while each refit of the
+#: pipeline takes a minute.  The demo studies (40-200 patients) are far below the limit.
+LARGE_COHORT = 20_000
+#: Bootstrap refits (B) of notebook 06 above :data:`LARGE_COHORT` patients.
+LARGE_COHORT_BOOTSTRAP = 10
 #: Cut points of a numeric subgroup given without its own (the age bands <40, 40–59, ≥60).
 DEFAULT_BANDS = (40.0, 60.0)
 
