@@ -181,25 +181,6 @@ def hand_l2_pipeline(codebook: dict, X_dev: pd.DataFrame, seed: int) -> GridSear
                         scoring="neg_log_loss", cv=StratifiedKFold(5, shuffle=True, random_state=seed))
 
 
-def l2_benchmark(study_name: str, X_ext: pd.DataFrame, y_ext, oracle_auc: float) -> dict:
-    """The hand-built L2 model fitted on the study's development cohort, scored externally."""
-    study = load_study(study_name, root=ROOT)
-    cohort = read_processed(study)
-    cohort = cohort[cohort[study.outcome].notna()].reset_index(drop=True)
-    predictors = list(study.predictors)
-    X_dev = cohort[predictors].copy()
-    X_ext = X_ext[predictors].copy()
-    for c in X_dev.columns:  # text columns: one dtype on both sides for the encoder
-        if X_dev[c].dtype == object or X_ext[c].dtype == object:
-            X_dev[c], X_ext[c] = X_dev[c].astype(object), X_ext[c].astype(object)
-    y_dev = cohort[study.outcome].astype(int).to_numpy()
-    search = hand_l2_pipeline(study.codebook(predictors), X_dev, study.seed).fit(X_dev, y_dev)
-    prob = search.predict_proba(X_ext)[:, 1]
-    auc = roc_auc_score(y_ext, prob)
-    return {"l2_C": float(search.best_params_["model__C"]), "l2_external_auc": auc,
-            "l2_auc_ratio": auc / oracle_auc, "l2_calibration_slope": _slope(y_ext, prob)}
-
-
 def _development(study_name: str, X_ext: pd.DataFrame):
     """The study's own development cohort (processed), and the external predictors aligned."""
     study = load_study(study_name, root=ROOT)
@@ -211,6 +192,17 @@ def _development(study_name: str, X_ext: pd.DataFrame):
         if X_dev[c].dtype == object or X_ext[c].dtype == object:
             X_dev[c], X_ext[c] = X_dev[c].astype(object), X_ext[c].astype(object)
     return study, X_dev, X_ext, cohort[study.outcome].astype(int).to_numpy()
+
+
+def l2_benchmark(study_name: str, X_ext: pd.DataFrame, y_ext, oracle_auc: float) -> dict:
+    """The hand-built L2 model fitted on the study's development cohort, scored externally."""
+    study, X_dev, X_ext, y_dev = _development(study_name, X_ext)
+    predictors = list(study.predictors)
+    search = hand_l2_pipeline(study.codebook(predictors), X_dev, study.seed).fit(X_dev, y_dev)
+    prob = search.predict_proba(X_ext)[:, 1]
+    auc = roc_auc_score(y_ext, prob)
+    return {"l2_C": float(search.best_params_["model__C"]), "l2_external_auc": auc,
+            "l2_auc_ratio": auc / oracle_auc, "l2_calibration_slope": _slope(y_ext, prob)}
 
 
 def flexible_and_plain_benchmark(study_name: str, X_ext: pd.DataFrame, y_ext,

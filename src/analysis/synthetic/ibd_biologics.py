@@ -197,22 +197,28 @@ def _crohns_components(rng, base: pd.DataFrame, y: np.ndarray) -> pd.DataFrame:
     best = np.full(n, np.nan)
     best_cdai = np.full(n, np.nan)
     chosen = {k: np.zeros(n) for k in ("stools", "pain", "wellbeing")}
-    for f in np.round(np.arange(0.0, 1.61, 0.02), 2):
-        comp = {
-            "stools": clip_round(w0["stools"] * f, 0, 140),
-            "pain": clip_round(w0["pain"] * f, 0, 21),
-            "wellbeing": clip_round(w0["wellbeing"] * f, 0, 28),
-            **fixed,
-        }
-        value = _cdai_of(comp, sex, height, weight14)
-        consistent = np.where(responders, cdai0 - value >= 75, cdai0 - value <= 65)
-        distance = np.abs(value - target)
-        better = consistent & (np.isnan(best) | (distance < best))
-        best = np.where(better, distance, best)
-        best_cdai = np.where(better, value, best_cdai)
-        for k in chosen:
-            chosen[k] = np.where(better, comp[k], chosen[k])
-    stuck = np.isnan(best)
+
+    def search(items: dict, rows: np.ndarray) -> None:
+        """Scale the symptom items by a grid of factors; keep, per row, the closest value."""
+        nonlocal best, best_cdai
+        for f in np.round(np.arange(0.0, 1.61, 0.02), 2):
+            comp = {
+                "stools": clip_round(w0["stools"] * f, 0, 140),
+                "pain": clip_round(w0["pain"] * f, 0, 21),
+                "wellbeing": clip_round(w0["wellbeing"] * f, 0, 28),
+                **items,
+            }
+            value = _cdai_of(comp, sex, height, weight14)
+            consistent = np.where(responders, cdai0 - value >= 75, cdai0 - value <= 65)
+            distance = np.abs(value - target)
+            better = rows & consistent & (np.isnan(best) | (distance < best))
+            best = np.where(better, distance, best)
+            best_cdai = np.where(better, value, best_cdai)
+            for k in chosen:
+                chosen[k] = np.where(better, comp[k], chosen[k])
+
+    search(fixed, np.ones(n, dtype=bool))
+    stuck = np.isnan(best) & responders
     if stuck.any():
         # rare responders (about 1 in 20,000 with Crohn's disease) whose baseline CDAI is too
         # low for a 75-point drop through the symptom items alone: their other items also
@@ -222,23 +228,8 @@ def _crohns_components(rng, base: pd.DataFrame, y: np.ndarray) -> pd.DataFrame:
         standard = np.where(np.asarray(sex) == "male", 47.0, 42.0)
         relaxed = {"complications": 0.0, "antidiarrheal": 0.0, "mass": 0.0,
                    "hematocrit": np.maximum(fixed["hematocrit"], standard)}
-        for f in np.round(np.arange(0.0, 1.61, 0.02), 2):
-            comp = {
-                "stools": clip_round(w0["stools"] * f, 0, 140),
-                "pain": clip_round(w0["pain"] * f, 0, 21),
-                "wellbeing": clip_round(w0["wellbeing"] * f, 0, 28),
-                **{k: np.where(stuck & responders, relaxed[k], fixed[k]) for k in relaxed},
-            }
-            value = _cdai_of(comp, sex, height, weight14)
-            consistent = np.where(responders, cdai0 - value >= 75, cdai0 - value <= 65)
-            distance = np.abs(value - target)
-            better = stuck & consistent & (np.isnan(best) | (distance < best))
-            best = np.where(better, distance, best)
-            best_cdai = np.where(better, value, best_cdai)
-            for k in chosen:
-                chosen[k] = np.where(better, comp[k], chosen[k])
-        for k in relaxed:
-            fixed[k] = np.where(stuck & responders & ~np.isnan(best), relaxed[k], fixed[k])
+        fixed.update({k: np.where(stuck, relaxed[k], fixed[k]) for k in relaxed})
+        search(fixed, stuck)
     if np.isnan(best).any():
         raise RuntimeError(
             f"could not construct week-14 CDAI components consistent with response for "
