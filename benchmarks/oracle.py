@@ -98,7 +98,11 @@ def _slope_ok(slope: float) -> bool:
 
 
 def prepared_draw(study_name: str, n: int, seed: int):
-    """A fresh cohort of ``n`` patients prepared with the study's rules, and its truth."""
+    """A fresh cohort of ``n`` patients prepared with the study's rules, and its truth.
+
+    The truth keeps the generator's row order in ``row`` (the rows of ``simulate_complete``
+    with the same ``n`` and ``seed``).
+    """
     paths = study_paths(study_name, ROOT)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "data" / study_name
@@ -108,6 +112,7 @@ def prepared_draw(study_name: str, n: int, seed: int):
         study = load_study(study_name, root=tmp)
         cohort = prepare_cohort(study).cohort
         truth = pd.read_csv(folder / "raw" / "truth.csv")
+        truth["row"] = np.arange(len(truth))
     keep = cohort[study.outcome].notna().to_numpy()
     y = cohort.loc[keep, study.outcome].astype(int).to_numpy()
     return study, cohort.loc[keep].reset_index(drop=True), y, truth.loc[keep].reset_index(drop=True)

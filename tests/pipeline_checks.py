@@ -473,6 +473,37 @@ def check_benefit_by_risk(table: pd.DataFrame, data: pd.DataFrame, outcome: str,
     return len(table)
 
 
+def check_benefit_validation(table: pd.DataFrame, counts: pd.DataFrame, data: pd.DataFrame,
+                             treatment: dict) -> int:
+    """The benefit validation: the issue's columns, pairs = the smaller group, CIs around C.
+
+    Every model is validated for every non-reference option with and without overlap
+    weights; ``n_pairs`` is the size of the smaller of the two groups (1:1 matching);
+    the c-for-benefit lies in [0, 1] and inside its CI; the preferred-option counts add up
+    to the cohort.
+    """
+    column, options, reference = treatment["column"], treatment["options"], treatment["reference"]
+    assert list(table.columns[:7]) == ["model", "c_for_benefit", "ci_lower", "ci_upper",
+                                       "benefit_calibration_intercept",
+                                       "benefit_calibration_slope", "n_pairs"]
+    received = data[column].astype(str)
+    others = [o for o in options if o != reference]
+    for model, rows in table.groupby("model"):
+        assert sorted(rows["option"].astype(str).unique()) == sorted(others), model
+        assert set(rows["weighted"].astype(str)) == {"True", "False"}, model
+    for option in others:
+        rows = table[table["option"].astype(str) == option]
+        expected = min(int((received == option).sum()), int((received == reference).sum()))
+        assert (rows["n_pairs"] == expected).all(), f"n_pairs of {option}"
+    c = table["c_for_benefit"]
+    assert c.between(0, 1).all()
+    est = table.dropna(subset=["ci_lower", "ci_upper"])
+    assert ((est["ci_lower"] <= est["c_for_benefit"] + 1e-12)
+            & (est["c_for_benefit"] <= est["ci_upper"] + 1e-12)).all()
+    assert counts["n"].sum() == len(data), "preferred options cover the cohort"
+    return len(table)
+
+
 def check_study(root: Path, study: str, notes: list[str] | None = None) -> dict[str, int]:
     """Every check above on one study of a finished run under ``root``; counts per check.
 
@@ -514,4 +545,6 @@ def check_study(root: Path, study: str, notes: list[str] | None = None) -> dict[
     if cfg.treatment:
         counts["benefit_by_risk"] = check_benefit_by_risk(read("benefit_by_risk"), data, cfg.outcome,
                                                           cfg.treatment)
+        counts["benefit_validation"] = check_benefit_validation(
+            read("benefit_validation"), read("preferred_option_counts"), data, cfg.treatment)
     return counts

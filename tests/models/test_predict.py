@@ -310,3 +310,61 @@ def test_fit_model_rows_carry_no_status_warning(project):
     got = predict_patients(study, NEW)
     assert not got["warnings"].str.contains("clinical use").any()
     assert got.loc[0, "warnings"] == ""
+
+
+# --------------------------------------------------------------------------- the benefit model
+
+
+def _benefit_project(root, evidence):
+    from sklearn.base import clone
+
+    from analysis.benefit.effect_model import BenefitModel
+
+    study, pipeline, frame = make_project(root)
+    y = frame["response"].astype(int).to_numpy()
+    model = BenefitModel(clone(pipeline), column="treatment", options=["anti-TNF", "anti-IL-17"],
+                         reference="anti-TNF", n_boot=20, seed=3, evidence=evidence)
+    model.fit(frame[PREDICTORS], y)
+    save_model(model, study, model_name="effect model", metrics=None, training_frame=frame,
+               folder=study.paths.benefit_model, status="fit-for-clinical-use")
+    return study, model
+
+
+def test_a_benefit_model_adds_intervals_benefit_and_preferred_option(tmp_path):
+    study, model = _benefit_project(tmp_path, evidence={"anti-IL-17": True})
+    got = predict_patients(study, NEW)
+    assert got.columns.tolist() == [
+        "pid", "probability", "probability_anti_TNF", "ci_lower_anti_TNF", "ci_upper_anti_TNF",
+        "probability_anti_IL_17", "ci_lower_anti_IL_17", "ci_upper_anti_IL_17",
+        "benefit_anti_IL_17", "benefit_ci_lower_anti_IL_17", "benefit_ci_upper_anti_IL_17",
+        "preferred_option", "warnings"]
+    expected = model.option_table(NEW[PREDICTORS].astype({"age": float, "crp_mg_l": float}))
+    np.testing.assert_allclose(got["benefit_anti_IL_17"], expected["benefit_anti_IL_17"])
+    assert got["preferred_option"].tolist() == expected["preferred_option"].tolist()
+    assert set(got["preferred_option"]) <= {"anti-TNF", "anti-IL-17", "no clear difference"}
+    assert (got["ci_lower_anti_TNF"] <= got["probability_anti_TNF"] + 1e-12).all()
+
+
+def test_a_benefit_model_without_evidence_says_so(tmp_path):
+    study, _ = _benefit_project(tmp_path, evidence={"anti-IL-17": False})
+    got = predict_patients(study, NEW)
+    assert set(got["preferred_option"]) == {"no evidence that the options differ for this patient"}
+
+
+def test_a_benefit_model_of_another_study_is_refused(tmp_path):
+    import hashlib
+    import json
+
+    from analysis.errors import AnalysisError
+
+    study, _ = _benefit_project(tmp_path, evidence=None)
+    meta_path = study.paths.benefit_model / "model.json"
+    meta = json.loads(meta_path.read_text())
+    meta["treatment"]["options"] = ["anti-IL-17", "anti-TNF"]
+    meta_path.write_text(json.dumps(meta, indent=2) + "\n")
+    manifest = study.paths.benefit_model / "manifest.json"
+    m = json.loads(manifest.read_text())
+    m["files"]["model.json"]["sha256"] = hashlib.sha256(meta_path.read_bytes()).hexdigest()
+    manifest.write_text(json.dumps(m))
+    with pytest.raises(AnalysisError, match="benefit model's treatment differs"):
+        predict_patients(study, NEW)

@@ -346,3 +346,29 @@ def test_a_fully_separated_model_compares_nothing_but_still_checks_terms_and_n(r
     with pytest.raises(AssertionError, match="complete-case n"):
         pc.check_complete_case_regression(table.assign(separation=True, n=table["n"] + 1), data, PREDICTORS,
                                           "y", CODEBOOK)
+
+
+def test_benefit_validation_check_passes_real_output_and_catches_planted_errors():
+    from analysis.benefit.comparison import compare_benefit_models
+    from analysis.benefit.effect_model import effect_model_spec
+
+    rng = np.random.default_rng(0)
+    n = 160
+    data = pd.DataFrame({"x": rng.normal(size=n), "drug": rng.choice(["a", "b"], n)})
+    data["y"] = (rng.random(n) < 0.4 + 0.2 * (data["drug"] == "b")).astype(int)
+    treatment = {"column": "drug", "options": ["a", "b"], "reference": "a"}
+    codebook = {"x": {"type": "numeric"}, "drug": {"type": "categorical", "levels": ["a", "b"]}}
+    spec = effect_model_spec(codebook, ["x", "drug"], treatment, smoke=True)
+    scores = pd.DataFrame({"a": np.full(n, 0.5), "b": np.full(n, 0.5)})
+    table, _ = compare_benefit_models({"effect_model": spec}, data[["x", "drug"]], data["y"],
+                                      column="drug", options=["a", "b"], reference="a",
+                                      scores=scores, n_splits=3, n_boot=10)
+    counts = pd.DataFrame({"preferred_option": ["no clear difference"], "n": [n]})
+    assert pc.check_benefit_validation(table, counts, data, treatment) == 2
+    with pytest.raises(AssertionError, match="n_pairs of b"):
+        pc.check_benefit_validation(table.assign(n_pairs=table["n_pairs"] + 1), counts, data, treatment)
+    outside = table.assign(c_for_benefit=table["ci_upper"] + 0.01)
+    with pytest.raises(AssertionError):
+        pc.check_benefit_validation(outside, counts, data, treatment)
+    with pytest.raises(AssertionError, match="cover the cohort"):
+        pc.check_benefit_validation(table, counts.assign(n=n - 1), data, treatment)

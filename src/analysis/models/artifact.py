@@ -140,6 +140,7 @@ ALLOWED_TYPES = frozenset({
     "sklearn.svm._classes.SVC",
     "sklearn.neural_network._multilayer_perceptron.MLPClassifier",
     # this package
+    "analysis.benefit.effect_model.BenefitModel",
     "analysis.models.estimators.AsString",
     "analysis.models.estimators.BracketName",
     "analysis.models.estimators.ClippedLog",

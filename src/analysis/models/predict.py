@@ -12,6 +12,18 @@ them (each patient scored with the treatment column set to that option), and ``w
 predictors outside the training range (the 1st to 99th percentile of the development data
 stored in ``model.json``), levels not seen in development and missing values.
 
+Treatment options: when the model folder holds a benefit model (``model/benefit/``, saved
+by notebook 08 from the effect model with treatment x modifier interactions), the
+per-option columns come from it: per option ``probability_<option>`` with ``ci_lower_<option>``
+and ``ci_upper_<option>`` (percentile intervals over its bootstrap refits), per
+non-reference option ``benefit_<option>`` (the difference to the reference) with
+``benefit_ci_lower_<option>`` and ``benefit_ci_upper_<option>``, and ``preferred_option``: the
+option with the highest probability whose benefit interval excludes 0, else ``no clear
+difference``, or ``no evidence that the options differ for this patient`` when the benefit
+model's c-for-benefit interval includes 0.5.  A patient outside the common support of the
+propensity scores gets a warning: the options were not given to patients like them.
+Without a benefit model the per-option probabilities come from the main model.
+
 Batch scoring: with ``--skip-invalid`` (:func:`score_valid_rows`) a row that breaks the
 codebook no longer stops the run: the valid rows are scored and every broken rule of the
 others is written to ``<output stem>.rejected.csv`` (columns ``row``, ``column``, ``rule``,
@@ -45,6 +57,7 @@ from analysis.errors import AnalysisError
 from analysis.models.artifact import FIT, load_model, metadata_variables
 from analysis.study.checks import validate_table
 from analysis.study.config import Study, Variable, load_study
+from analysis.study.paths import BENEFIT_FOLDER
 
 __all__ = ["UnvalidatedModelError", "add_predict_parser", "main", "option_column",
            "predict_patients", "range_warnings", "rejected_path", "score_valid_rows",
@@ -52,6 +65,9 @@ __all__ = ["UnvalidatedModelError", "add_predict_parser", "main", "option_column
 
 ROW_COLUMN = "row"
 REJECTED_COLUMNS = ["row", "column", "rule", "value"]
+#: Warning of a patient outside the common support of the options' propensity scores.
+OUTSIDE_SUPPORT = ("outside the common support of the treatment options (patients like this "
+                   "received mostly one option): the per-option predictions are extrapolations")
 #: Longest cell value echoed into messages and the rejected-rows file.
 MAX_VALUE_CHARS = 200
 
@@ -146,14 +162,16 @@ def predict_patients(folder_or_study, patients: pd.DataFrame, *,
     >>> out["warnings"].tolist()
     ['', 'age=90 above the training range [30.3, 59.7]']
     """
-    pipeline, meta = load_model(_model_folder(folder_or_study, root))
+    folder = _model_folder(folder_or_study, root)
+    pipeline, meta = load_model(folder)
     status = _check_status(meta, allow_unvalidated)
     if not isinstance(patients, pd.DataFrame):
         raise AnalysisError(f"patients: must be a pandas DataFrame, got {type(patients).__name__}")
     variables, id_col = _variables(meta)
     patients = _derive_missing_predictors(patients, meta, source)
     typed, _ = validate_table(patients, variables, id_col=id_col, source=source)
-    return _score(pipeline, meta, typed, id_col, np.arange(1, len(typed) + 1), status)
+    return _score(pipeline, meta, typed, id_col, np.arange(1, len(typed) + 1), status,
+                  benefit=_benefit_model(folder, meta))
 
 
 def score_valid_rows(folder_or_study, patients: pd.DataFrame, *,
@@ -205,7 +223,8 @@ def score_valid_rows(folder_or_study, patients: pd.DataFrame, *,
     >>> rejected.values.tolist()
     [[2, 'age', 'value above max 120', '900'], [3, 'age', 'not a number', 'x']]
     """
-    pipeline, meta = load_model(_model_folder(folder_or_study, root))
+    folder = _model_folder(folder_or_study, root)
+    pipeline, meta = load_model(folder)
     status = _check_status(meta, allow_unvalidated)
     if not isinstance(patients, pd.DataFrame):
         raise AnalysisError(f"patients: must be a pandas DataFrame, got {type(patients).__name__}")
@@ -230,7 +249,8 @@ def score_valid_rows(folder_or_study, patients: pd.DataFrame, *,
         predict_patients(folder_or_study, patients, root=root, source=source,
                          allow_unvalidated=allow_unvalidated)
     typed, _ = validate_table(frame, variables, id_col=id_col, source=source)
-    scores = _score(pipeline, meta, typed, id_col, frame.index.to_numpy() + 1, status)
+    scores = _score(pipeline, meta, typed, id_col, frame.index.to_numpy() + 1, status,
+                    benefit=_benefit_model(folder, meta))
     rejected_rows = rejected_rows.sort_values(["row"], kind="stable", ignore_index=True)
     return scores, rejected_rows
 
@@ -246,13 +266,45 @@ def _variables(meta) -> tuple[dict[str, Variable], str | None]:
     return variables, id_col
 
 
-def _score(pipeline, meta, typed: pd.DataFrame, id_col, rows, status: str = "") -> pd.DataFrame:
+def _benefit_model(folder: Path, meta: dict[str, Any]):
+    """The benefit model saved beside the main model (``<folder>/benefit``), or None.
+
+    It must describe the same study, predictors and treatment as the main model.
+    """
+    sub = folder / BENEFIT_FOLDER
+    if not (sub / "model.json").is_file():
+        return None
+    model, sub_meta = load_model(sub)
+    for key in ("study", "predictors", "treatment"):
+        if sub_meta.get(key) != meta.get(key):
+            raise AnalysisError(
+                f"{sub}: the benefit model's {key} differs from the main model's (saved from "
+                "another run); re-run notebook 08 or remove the folder")
+    if not callable(getattr(model, "option_table", None)):
+        raise AnalysisError(f"{sub}: the stored object is not a benefit model")
+    return model
+
+
+def _score(pipeline, meta, typed: pd.DataFrame, id_col, rows, status: str = "",
+           benefit=None) -> pd.DataFrame:
     predictors = list(meta["predictors"])
     X = typed[predictors]
     out = pd.DataFrame({id_col: typed[id_col]} if id_col else {ROW_COLUMN: np.asarray(rows)})
     out["probability"] = _positive_class(pipeline, X)
     treatment = meta.get("treatment")
-    if treatment:
+    support = np.ones(len(X), dtype=bool)
+    if benefit is not None:
+        try:
+            table = benefit.option_table(X.reset_index(drop=True))
+        except AnalysisError:
+            raise
+        except Exception as exc:  # a benefit model that cannot score these rows: say so
+            raise AnalysisError(f"the benefit model could not score the input: "
+                                f"{type(exc).__name__}: {_cut(exc)}") from exc
+        support = table.pop("in_common_support").to_numpy(dtype=bool)
+        for name in table.columns:
+            out[name] = table[name].to_numpy()
+    elif treatment:
         names = [option_column(o) for o in treatment["options"]]
         if len(set(names)) != len(names):
             raise AnalysisError(
@@ -264,7 +316,8 @@ def _score(pipeline, meta, typed: pd.DataFrame, id_col, rows, status: str = "") 
             scored[column] = float(option) if numeric else str(option)
             out[name] = _positive_class(pipeline, scored)
     found = range_warnings(X, meta["training"]["ranges"])
-    out["warnings"] = ["; ".join(w for w in (status, text) if w) for text in found]
+    out["warnings"] = ["; ".join(w for w in (status, text, "" if inside else OUTSIDE_SUPPORT) if w)
+                       for text, inside in zip(found, support, strict=True)]
     return out
 
 

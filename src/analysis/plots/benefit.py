@@ -1,4 +1,4 @@
-"""Treatment benefit by baseline risk (the PATH risk-based analysis)."""
+"""Treatment benefit: by baseline risk (the PATH risk-based analysis) and as predicted per patient."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from analysis.benefit.effect_model import option_name
 from analysis.errors import AnalysisError
 from analysis.evaluation.metrics import proportion_ci
 
@@ -82,4 +83,68 @@ def plot_benefit_by_risk(
     right.axhline(0.0, color="grey", linestyle="--", linewidth=1)
     right.set_ylabel(f"Difference to {labels.get(reference, reference)} (95% CI)")
     right.legend(frameon=False, fontsize="small")
+    return fig
+
+
+def plot_predicted_benefit(
+    table: pd.DataFrame,
+    *,
+    options,
+    reference: str,
+    option_labels: dict[str, str] | None = None,
+    figsize: tuple[float, float] | None = None,
+) -> Figure:
+    """Distribution of predicted benefit over the reference, one panel per other option.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :meth:`analysis.benefit.effect_model.BenefitModel.option_table` output
+        (``benefit_<option>``, ``benefit_ci_lower_<option>``, ``benefit_ci_upper_<option>``).
+    options : sequence of str
+    reference : str
+    option_labels : dict, optional
+    figsize : tuple of float, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Per option: patients sorted by predicted benefit with their 95% intervals (grey),
+        the points coloured where the interval excludes 0, and a dashed line at 0.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"benefit_b": [0.1, -0.1, 0.0], "benefit_ci_lower_b": [0.05, -0.2, -0.1],
+    ...                   "benefit_ci_upper_b": [0.2, -0.05, 0.1]})
+    >>> len(plot_predicted_benefit(t, options=["a", "b"], reference="a").axes)
+    1
+    """
+    labels = option_labels or {}
+    others = [str(o) for o in options if str(o) != str(reference)]
+    if not others:
+        raise AnalysisError("plot_predicted_benefit needs an option besides the reference")
+    fig = Figure(figsize=figsize or (4.2 * min(len(others), 3), 3.6 * ((len(others) + 2) // 3)))
+    ncols = min(len(others), 3)
+    nrows = (len(others) + ncols - 1) // ncols
+    for k, option in enumerate(others):
+        name = option_name(option)
+        b = table[f"benefit_{name}"].to_numpy(dtype=float)
+        lo = table[f"benefit_ci_lower_{name}"].to_numpy(dtype=float)
+        hi = table[f"benefit_ci_upper_{name}"].to_numpy(dtype=float)
+        order = np.argsort(b, kind="stable")
+        x = np.arange(1, len(b) + 1)
+        ax = fig.add_subplot(nrows, ncols, k + 1)
+        ax.vlines(x, lo[order], hi[order], color="0.8", linewidth=0.8)
+        clear = (lo[order] > 0) | (hi[order] < 0)
+        ax.plot(x[~clear], b[order][~clear], "o", color="0.4", markersize=2.5,
+                label="interval includes 0")
+        ax.plot(x[clear], b[order][clear], "o", color="tab:red", markersize=3,
+                label="interval excludes 0")
+        ax.axhline(0, color="black", linestyle="--", linewidth=0.8)
+        ax.set_xlabel("Patients, sorted by predicted benefit")
+        ax.set_ylabel(f"{labels.get(option, option)} minus {labels.get(reference, reference)}")
+        ax.set_title(f"Predicted benefit of {labels.get(option, option)}", fontsize=10)
+        if k == 0:
+            ax.legend(fontsize=8, loc="upper left", frameon=False)
+    fig.tight_layout()
     return fig

@@ -33,6 +33,10 @@ def project_root(start: str | os.PathLike | None = None) -> Path:
     return here
 
 
+#: Sub-folder of a model folder holding the benefit model (notebook 08), read by ``predict``.
+BENEFIT_FOLDER = "benefit"
+
+
 @dataclass(frozen=True)
 class StudyPaths:
     """The folders of one study and the files that two stages share.
@@ -115,6 +119,17 @@ class StudyPaths:
     def model(self) -> Path:
         """The folder of the final model (written by notebook 06, read by ``predict``)."""
         return self.reports / "model"
+
+    @property
+    def benefit_model(self) -> Path:
+        """The folder of the benefit model (written by notebook 08 inside the model folder).
+
+        Examples
+        --------
+        >>> StudyPaths("s", root=Path("/p")).benefit_model.as_posix()
+        '/p/reports/s/model/benefit'
+        """
+        return self.model / BENEFIT_FOLDER
 
     def table(self, name: str) -> Path:
         """The tidy CSV of the report table ``name`` (as written by ``save_table``).
