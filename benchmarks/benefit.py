@@ -9,12 +9,12 @@ its bootstrap intervals), and score one fresh external sample (default 20,000 pa
 
 * ``spearman`` - Spearman correlation of predicted with true benefit (option minus
   reference), among all external patients, per non-reference option;
-* ``share_correct_preferred`` - among patients whose truly best option beats every other by
-  at least 0.05 (options with the same true formula count as one; with two options:
-  a true benefit of at least 0.05 either way), the share whose ``preferred_option`` (the tool's rule, as if the
-  validation had passed) is the truly best one; ``share_no_clear`` the share the rule
-  leaves at "no clear difference"; ``share_correct_argmax`` the share whose option of
-  highest *point* prediction is the truly best one (no interval required);
+* ``share_correct_preferred`` - among patients for whom the choice matters (some option is
+  at least 0.05 worse than the truly best; with two options: a true benefit of at least 0.05
+  either way), the share whose ``preferred_option`` (the tool's rule, as if the
+  validation had passed) is a truly best one (within 0.05 of the best); ``share_no_clear``
+  the share the rule leaves at "no clear difference"; ``share_correct_argmax`` the share whose
+  option of highest *point* prediction is a truly best one (no interval required);
 * ``formula_*`` - the same for a model that *knows the true formula* (logistic regression
   on exactly the generator's true terms, ``true_design``, ridge-penalised with C tuned by
   5-fold log loss) fitted on the same draws (complete data): what any method can reach at
@@ -39,11 +39,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from oracle import ROOT, prepared_draw  # noqa: E402  (a sibling script)
+from oracle import ROOT, fit_formula_model, prepared_draw  # noqa: E402  (a sibling script)
 
 from analysis.benefit.effect_model import BenefitModel, effect_model_spec, option_name  # noqa: E402
 from analysis.study.config import load_study  # noqa: E402
@@ -59,22 +57,18 @@ def _truth_matrix(truth: pd.DataFrame, options) -> np.ndarray:
 
 
 def _clear_best(true: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Which options are truly best (ties: options with the same true formula), and whether
-    the best beat every other option by at least MARGIN (two options: |benefit| >= MARGIN)."""
+    """The acceptable options (within MARGIN of the truly best) and whether the choice matters.
+
+    The choice matters when some option is at least MARGIN worse than the best (two options:
+    a true benefit of at least MARGIN either way); then choosing an option within MARGIN of
+    the best counts as right (options with nearly the same effect are equally good).
+    """
     top = true.max(axis=1, keepdims=True)
-    best = true >= top - 1e-9
-    runner_up = np.where(best, -np.inf, true).max(axis=1)
-    return best, (top[:, 0] - runner_up) >= MARGIN
+    return true > top - MARGIN, (top[:, 0] - true.min(axis=1)) >= MARGIN
 
 
-def _formula_predictions(gen, study_name: str, n_dev: int, dev_seed: int, ext_complete, options):
-    dev = gen.simulate_complete(n_dev, dev_seed)
-    design = gen.true_design(dev).drop(columns="intercept").to_numpy(float)
-    centre, scale = design.mean(axis=0), design.std(axis=0) + 1e-12
-    model = GridSearchCV(
-        LogisticRegression(max_iter=5000), {"C": np.logspace(-3, 2, 20).tolist()},
-        scoring="neg_log_loss", cv=StratifiedKFold(5, shuffle=True, random_state=dev_seed),
-    ).fit((design - centre) / scale, dev["latent_response"].to_numpy())
+def _formula_predictions(gen, n_dev: int, dev_seed: int, ext_complete, options):
+    model, centre, scale = fit_formula_model(gen, gen.simulate_complete(n_dev, dev_seed), dev_seed)
     cols = []
     for option in options:
         forced = gen.true_design(ext_complete, option).drop(columns="intercept").to_numpy(float)
@@ -111,8 +105,7 @@ def benchmark_study(study_name: str, n: int, seed: int, draws: int) -> list[dict
         fit_seconds = time.perf_counter() - start
         table = model.option_table(ext[predictors], evidence=True)
         predicted = np.column_stack([table[f"probability_{option_name(o)}"] for o in options])
-        formula = _formula_predictions(gen, study_name, gen.DEFAULT_N, dev_seed, ext_complete,
-                                       options)
+        formula = _formula_predictions(gen, gen.DEFAULT_N, dev_seed, ext_complete, options)
         preferred = table["preferred_option"].to_numpy()
         chosen = np.column_stack([preferred == o for o in options])
         records.setdefault("share_correct_preferred", []).append(
@@ -144,7 +137,7 @@ def benchmark_study(study_name: str, n: int, seed: int, draws: int) -> list[dict
             "n_development": gen.DEFAULT_N, "n_external": len(ext), "draws": draws,
             "true_benefit_sd": float(np.std(true_b)),
             "share_true_benefit_ge_005": float(np.mean(np.abs(true_b) >= MARGIN)),
-            "share_clear_best": float(np.mean(clear)),
+            "share_choice_matters": float(np.mean(clear)),
             "spearman": float(np.mean(records[f"spearman:{option}"])),
             "formula_spearman": float(np.mean(records[f"formula_spearman:{option}"])),
             **{k: float(np.mean(v)) for k, v in records.items() if ":" not in k},
