@@ -479,8 +479,9 @@ def check_benefit_validation(table: pd.DataFrame, counts: pd.DataFrame, data: pd
 
     Every model is validated for every non-reference option with and without overlap
     weights; ``n_pairs`` is the size of the smaller of the two groups (1:1 matching);
-    the c-for-benefit lies in [0, 1] and inside its CI; the preferred-option counts add up
-    to the cohort.
+    the c-for-benefit lies in [0, 1] and, with 100 or more resamples, inside its percentile
+    CI (which need not hold with the few resamples of smoke runs); the preferred-option
+    counts add up to the cohort.
     """
     column, options, reference = treatment["column"], treatment["options"], treatment["reference"]
     assert list(table.columns[:7]) == ["model", "c_for_benefit", "ci_lower", "ci_upper",
@@ -498,9 +499,40 @@ def check_benefit_validation(table: pd.DataFrame, counts: pd.DataFrame, data: pd
     c = table["c_for_benefit"]
     assert c.between(0, 1).all()
     est = table.dropna(subset=["ci_lower", "ci_upper"])
-    assert ((est["ci_lower"] <= est["c_for_benefit"] + 1e-12)
-            & (est["c_for_benefit"] <= est["ci_upper"] + 1e-12)).all()
+    assert (est["ci_lower"].between(0, 1) & est["ci_upper"].between(0, 1)
+            & (est["ci_lower"] <= est["ci_upper"])).all()
+    # a percentile interval need not contain its estimate; with 100+ resamples it does here
+    full = est[est["n_boot"] >= 100]
+    assert ((full["ci_lower"] <= full["c_for_benefit"] + 1e-12)
+            & (full["c_for_benefit"] <= full["ci_upper"] + 1e-12)).all()
     assert counts["n"].sum() == len(data), "preferred options cover the cohort"
+    return len(table)
+
+
+def check_response_by_visit(table: pd.DataFrame, visits: pd.DataFrame, cohort: pd.DataFrame,
+                            id_col: str, time: str, arm: str | None, outcomes) -> int:
+    """Endpoints over visits recounted from the visit table.
+
+    Non-responder imputation: n is every enrolled patient of the arm and events the patients
+    with the outcome at that visit; observed cases: n the patients with a value. Events
+    agree between the two, every proportion is events / n inside its CI.
+    """
+    assert list(table.columns) == ["visit", "arm", "outcome", "n", "events", "proportion",
+                                   "ci_lower", "ci_upper", "method", "imputation"]
+    arms = cohort[[id_col, *([arm] if arm else [])]]
+    for row in table.itertuples():
+        if row.outcome not in outcomes:
+            continue  # composites: recounted in the unit tests
+        members = arms if row.arm == "Overall" else arms[arms[arm].astype(str) == row.arm]
+        at = visits[(visits[time] == row.visit) & visits[id_col].isin(members[id_col])]
+        values = pd.to_numeric(at[row.outcome], errors="coerce")
+        events = int((values == 1).sum())
+        n = len(members) if row.imputation == "non-responder" else int(values.notna().sum())
+        assert (row.n, row.events) == (n, events), f"response_by_visit {row.outcome} {row.arm} {row.visit}"
+    filled = table["n"] > 0
+    assert np.allclose(table.loc[filled, "proportion"], table.loc[filled, "events"] / table.loc[filled, "n"])
+    assert ((table.loc[filled, "ci_lower"] <= table.loc[filled, "proportion"] + 1e-12)
+            & (table.loc[filled, "proportion"] <= table.loc[filled, "ci_upper"] + 1e-12)).all()
     return len(table)
 
 
@@ -547,4 +579,9 @@ def check_study(root: Path, study: str, notes: list[str] | None = None) -> dict[
                                                           cfg.treatment)
         counts["benefit_validation"] = check_benefit_validation(
             read("benefit_validation"), read("preferred_option_counts"), data, cfg.treatment)
+    if cfg.endpoints:
+        visits = pd.read_parquet(processed / "visits.parquet")
+        counts["response_by_visit"] = check_response_by_visit(
+            read("response_by_visit"), visits, cohort, cfg.id, cfg.visits.time,
+            cfg.endpoints.get("arm"), cfg.endpoints["outcomes"])
     return counts

@@ -367,8 +367,30 @@ def test_benefit_validation_check_passes_real_output_and_catches_planted_errors(
     assert pc.check_benefit_validation(table, counts, data, treatment) == 2
     with pytest.raises(AssertionError, match="n_pairs of b"):
         pc.check_benefit_validation(table.assign(n_pairs=table["n_pairs"] + 1), counts, data, treatment)
-    outside = table.assign(c_for_benefit=table["ci_upper"] + 0.01)
+    outside = table.assign(c_for_benefit=table["ci_upper"] + 0.01, n_boot=200)
     with pytest.raises(AssertionError):
         pc.check_benefit_validation(outside, counts, data, treatment)
+    with pytest.raises(AssertionError):
+        pc.check_benefit_validation(table.assign(ci_lower=table["ci_upper"] + 0.01), counts, data,
+                                    treatment)
     with pytest.raises(AssertionError, match="cover the cohort"):
         pc.check_benefit_validation(table, counts.assign(n=n - 1), data, treatment)
+
+
+def test_response_by_visit_check_recounts_and_catches_planted_errors():
+    from analysis.describe.endpoints import response_by_visit
+
+    rng = np.random.default_rng(1)
+    ids = np.arange(30)
+    cohort = pd.DataFrame({"pid": ids, "arm": np.where(ids < 15, "a", "b")})
+    visits = pd.DataFrame([(i, w) for i in ids for w in (0, 4, 12) if not (w == 12 and i % 7 == 0)],
+                          columns=["pid", "week"])
+    visits["resp"] = np.where(visits["week"] == 0, np.nan, rng.integers(0, 2, len(visits)))
+    visits.loc[5, "resp"] = np.nan
+    table = response_by_visit(visits, ["resp"], id_col="pid", time="week", times=[0, 4, 12],
+                              enrolled=cohort, arm="arm")
+    assert pc.check_response_by_visit(table, visits, cohort, "pid", "week", "arm", ["resp"]) == len(table)
+    nri = table.index[(table["imputation"] == "non-responder") & (table["visit"] == 12)][0]
+    with pytest.raises(AssertionError, match="response_by_visit resp"):
+        pc.check_response_by_visit(table.assign(n=table["n"].where(table.index != nri, 26)),
+                                   visits, cohort, "pid", "week", "arm", ["resp"])
