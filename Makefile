@@ -29,7 +29,8 @@ STUDIES := $(patsubst data/%/study.yaml,%,$(wildcard data/*/study.yaml))
 DEMO_STUDIES := ibd-biologics cd-upadacitinib-ius ra-refractory sle-belimumab cd-msc
 DEMO_RAW := $(foreach s,$(DEMO_STUDIES),data/$(s)/raw/cohort.csv)
 NOTEBOOKS := 01-prepare-cohort 02-describe-cohort 03-correlate-predictors 04-fit-regression \
-             05-compare-models 06-validate-model 07-follow-visits 08-treatment-benefit
+             05-compare-models 06-validate-model 07-follow-visits 08-treatment-benefit \
+             09-answer-study-questions
 PKG_SRC := $(shell find src/analysis -name '*.py' 2>/dev/null)
 # per-notebook prerequisites: NOTEBOOK_SRC_<notebook> and REPORT_SRC (generated, see above)
 DEPS_MK := .make/notebook-deps.mk
@@ -119,6 +120,7 @@ $(eval $(call notebook_rule,05-compare-models,$(PREPARED)))
 $(eval $(call notebook_rule,06-validate-model,reports/%/notebooks/05-compare-models.ipynb))
 $(eval $(call notebook_rule,07-follow-visits,$(PREPARED)))
 $(eval $(call notebook_rule,08-treatment-benefit,$(PREPARED)))
+$(eval $(call notebook_rule,09-answer-study-questions,$(PREPARED)))
 
 # the slow model notebooks first: with -j, make starts prerequisites in the order listed, so
 # the long 05 -> 06 chain of each study starts early and the short notebooks fill the gaps

@@ -15,7 +15,8 @@ from analysis.synthetic import cd_upadacitinib_ius as gen
 STUDY = gen.NAME
 LABS = ["crp_mg_l", "calprotectin_ug_g", "albumin_g_l", "hemoglobin_g_dl",
         "ceus_peak_db_w0", "bwt_mm_w4", "ceus_peak_db_w4", "bwt_mm_w12"]
-OUTCOMES = ["remission_w12", "response_w12", "ius_response_w12", "endoscopic_response_w12"]
+OUTCOMES = ["remission_w12", "response_w12", "ius_response_w12", "ius_remission_w12",
+            "endoscopic_response_w12"]
 
 
 
@@ -177,3 +178,5 @@ def test_shipped_study_yaml_is_the_one_tested():
     assert study.visits is not None and tuple(study.visits.times) == gen.WEEKS
     assert {"bwt_change_w4_pct", "cds_change_w4", "bwt_mm_w0", "crp_mg_l",
             "prior_biologic_failures", "smoking"} <= set(study.predictors)
+    # the seed's eligibility: adults aged 18-80 without prior abdominal surgery
+    assert study.variables["age"].max == 80 and "prior_bowel_surgery" not in study.variables

@@ -44,7 +44,7 @@ from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold
 
 from analysis.errors import AnalysisError
-from analysis.evaluation.metrics import proportion_ci
+from analysis.evaluation.metrics import newcombe_difference
 from analysis.models.zoo import model_zoo
 from analysis.validators import clip_probabilities
 
@@ -105,24 +105,6 @@ def cross_fitted_risk(pipeline, X: pd.DataFrame, y, *, n_splits: int = 5, seed: 
         classes = list(fitted.classes_)
         out[test] = fitted.predict_proba(X.iloc[test])[:, classes.index(1)]
     return out
-
-
-def newcombe_difference(events1: int, n1: int, events0: int, n0: int, *, alpha: float = 0.05):
-    """Difference of two proportions ``p1 - p0`` with Newcombe's hybrid score CI (method 10).
-
-    Examples
-    --------
-    >>> d, lo, hi = newcombe_difference(56, 70, 48, 80)   # Newcombe (1998), example (b)
-    >>> round(d, 4), round(lo, 4), round(hi, 4)
-    (0.2, 0.0524, 0.3339)
-    """
-    p1, p0 = events1 / n1, events0 / n0
-    l1, u1 = proportion_ci(events1, n1, method="wilson", alpha=alpha)
-    l0, u0 = proportion_ci(events0, n0, method="wilson", alpha=alpha)
-    d = p1 - p0
-    lower = d - np.sqrt((p1 - l1) ** 2 + (u0 - p0) ** 2)
-    upper = d + np.sqrt((u1 - p1) ** 2 + (p0 - l0) ** 2)
-    return float(d), float(lower), float(upper)
 
 
 def _adjusted_differences(y, option, z, options, reference, alpha):

@@ -170,6 +170,10 @@ TOP_LEVEL_KEYS = {
     "modelling": "resampling and model settings",
     "seed": "the study's random seed (default 20241122)",
     "subgroups": "subgroups of notebook 06: column names (numeric ones banded) or {column: [cuts]}",
+    "endpoints": "binary visit outcomes reported over visits (non-responder imputation), composites, arm",
+    "safety": "adverse-event columns of the visit table: count and serious",
+    "added_value": "baseline and extended predictor sets compared, and markers given a cut-off",
+    "phenotypes": "baseline variables clustered into phenotypes, and the outcomes shown by phenotype",
 }
 VARIABLE_KEYS = {
     "type", "label", "unit", "min", "max", "levels", "description", "summary",
@@ -274,6 +278,10 @@ class Study:
     modelling: dict[str, Any] = field(default_factory=dict)
     seed: int = DEFAULT_SEED
     subgroups: tuple[Subgroup, ...] = ()
+    endpoints: dict[str, Any] | None = None
+    safety: dict[str, Any] | None = None
+    added_value: dict[str, Any] | None = None
+    phenotypes: dict[str, Any] | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -440,6 +448,8 @@ def parse_study(raw: Any, paths: StudyPaths) -> Study:
                          "effect_modifiers": list(treatment.get("effect_modifiers") or []),
                          "confounders": list(treatment.get("confounders") or [])}
 
+    questions = _study_questions(raw, visits, variables, group, problems)
+
     if problems:
         raise StudyConfigError(
             f"{where}: {len(problems)} problem(s):\n" + "\n".join(f"  - {p}" for p in problems)
@@ -463,8 +473,42 @@ def parse_study(raw: Any, paths: StudyPaths) -> Study:
         modelling=dict(raw.get("modelling") or {}),
         seed=seed,
         subgroups=subgroups,
+        **questions,
         raw=dict(raw),
     )
+
+
+def _study_questions(raw: Mapping, visits, variables, group, problems: list[str]) -> dict[str, Any]:
+    """The ``endpoints``, ``safety``, ``added_value`` and ``phenotypes`` blocks, checked."""
+    from analysis.study import questions as q
+
+    visit_variables = None
+    if visits is not None:
+        visit_variables = {**visits.variables}
+    checks = {
+        "endpoints": lambda b: q.endpoint_problems(b, visit_variables, variables, group),
+        "safety": lambda b: q.safety_problems(b, visit_variables),
+        "added_value": lambda b: q.added_value_problems(b, variables),
+        "phenotypes": lambda b: q.phenotype_problems(b, variables),
+    }
+    out: dict[str, Any] = {}
+    for key, check in checks.items():
+        block = raw.get(key)
+        if block is None:
+            out[key] = None
+            continue
+        found = check(block)
+        problems += found
+        out[key] = dict(block) if not found else None
+    if out["endpoints"] is not None:
+        out["endpoints"].setdefault("arm", group)
+        out["endpoints"].setdefault("composites", {})
+        out["endpoints"].setdefault("ci", q.CI_METHODS[0])
+    if out["phenotypes"] is not None:
+        out["phenotypes"].setdefault("outcomes", [])
+        out["phenotypes"].setdefault("max_clusters", 6)
+        out["phenotypes"].setdefault("candidate_predictor", False)
+    return out
 
 
 VISIT_KEYS = {"data", "time", "times", "variables", "derive", "label"}

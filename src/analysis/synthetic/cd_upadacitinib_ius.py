@@ -2,7 +2,8 @@
 
 Design
 ------
-Prospective single-centre cohort of adults with moderately to severely active Crohn's
+Prospective single-centre cohort of adults aged 18-80 without prior abdominal surgery (the
+seed's eligibility criteria) with moderately to severely active Crohn's
 disease (CDAI 220–450 and SES-CD >= 6, or >= 4 for isolated ileal disease, as in
 U-EXCEL/U-EXCEED) starting upadacitinib 45 mg induction. Intestinal ultrasound (IUS) of the
 most affected bowel segment at weeks 0, 4 and 12: bowel wall thickness (BWT, mm), colour
@@ -91,6 +92,7 @@ from analysis.indices.crohns import (
     cdai,
     cdai_remission,
     cdai_response,
+    ius_remission,
     ius_response,
     ses_cd,
     ses_cd_response,
@@ -402,7 +404,9 @@ def _baseline(rng: np.random.Generator, n: int) -> pd.DataFrame:
     behaviour = rng.choice(["B1", "B2", "B3"], n, p=[0.55, 0.30, 0.15])
     perianal = (rng.random(n) < np.where(location == "L1", 0.12, 0.30)).astype(float)
     failures = rng.choice([0.0, 1.0, 2.0, 3.0, 4.0], n, p=[0.30, 0.25, 0.22, 0.15, 0.08])
-    surgery = (rng.random(n) < 0.15 + 0.20 * (behaviour != "B1")).astype(float)
+    # prior abdominal surgery excludes a patient (the seed's eligibility): the draw is kept so
+    # the random stream, and every other value, stays as before, but nobody enrolled has it
+    rng.random(n)
     steroids = (rng.random(n) < 0.35).astype(float)
     # correlated inflammatory burden: log CRP, log calprotectin, albumin, log BWT, activity
     corr = [
@@ -435,7 +439,7 @@ def _baseline(rng: np.random.Generator, n: int) -> pd.DataFrame:
     frame = pd.DataFrame({
         "age": age, "sex": sex, "height_cm": height, "weight_kg": weight, "smoking": smoking,
         "disease_duration_years": duration, "location": location, "behaviour": behaviour,
-        "perianal": perianal, "prior_biologic_failures": failures, "prior_bowel_surgery": surgery,
+        "perianal": perianal, "prior_biologic_failures": failures,
         "corticosteroids": steroids, "crp_mg_l": crp, "calprotectin_ug_g": calpro,
         "albumin_g_l": albumin, "hemoglobin_g_dl": hb,
         "bwt_mm_w0": bwt0, "cds_w0": cds0, "i_fat_w0": ifat0, "bws_w0": bws0,
@@ -585,6 +589,7 @@ def derived_outcomes(df: pd.DataFrame) -> pd.DataFrame:
         "remission_w12": as_float_flag(cdai_remission(cdai12)),
         "response_w12": as_float_flag(cdai_response(cdai0, cdai12, threshold=100)),
         "ius_response_w12": as_float_flag(ius_response(df["bwt_mm_w0"].to_numpy(float), df["bwt_mm_w12"].to_numpy(float))),
+        "ius_remission_w12": as_float_flag(ius_remission(df["bwt_mm_w12"].to_numpy(float))),
         "endoscopic_response_w12": as_float_flag(ses_cd_response(ses_cd_at(df, 0), ses_cd_at(df, 12))),
     }, index=df.index)
 

@@ -8,7 +8,8 @@ standard therapy (glucocorticoids, antimalarials, immunosuppressants). The 24 SL
 descriptors are recorded at weeks 0 and 48 (``<item>_w0``, ``<item>_w48``), with the
 physician global assessment (PGA, 0-3), anti-dsDNA (IU/mL; positive >= 30 IU/mL), C3 and C4
 (g/L; low below 0.9 and 0.10 g/L) at both visits, and the number of new BILAG A and B
-domain scores at week 48.
+domain scores at week 48. Interim visits at weeks 12, 24 and 36 are in the visit table
+(see *Visits* below).
 
 Outcome
 -------
@@ -60,6 +61,45 @@ MCAR and anti-dsDNA ~10% MAR. The SLEDAI descriptors, PGA, BILAG counts and the 
 flag are complete. A few recorded outliers stay inside plausible ranges (anti-dsDNA
 2400 IU/mL, C3 0.25 g/L, eGFR 28 mL/min/1.73 m², lymphocytes 0.2 x 10⁹/L).
 
+Visits (``raw/visits.csv``)
+---------------------------
+One row per patient and week 0, 12, 24, 36 and 48 (the seed's 48 weeks of follow-up), with
+the 24 SLEDAI-2K descriptors named without a suffix, ``pga`` (0-3), ``prednisone_mg``
+(mg/day), ``new_bilag_a``/``new_bilag_b`` (new BILAG A/B domains compared with week 0; empty
+at week 0), ``new_activity`` (new lupus activity since the last attended visit; empty at week
+0) and ``proteinuria_g_day`` (urine protein). Weeks 0 and 48 repeat the cohort table's
+``_w0``/``_w48`` values of the same patient (descriptors, PGA, prednisone, BILAG counts), so
+the SRI-4 the study derives from the visits at week 48 is ``sri4_w48``. The interim visits are
+drawn afterwards from their own stream ``np.random.default_rng([seed, 48])``: the cohort and
+truth tables are the same bytes as without visits. Their model:
+
+* descriptors: each descriptor that differs between weeks 0 and 48 changes once, at a switch
+  week drawn from 12/24/36/48 with probabilities :data:`RESOLVE_P` (0.35, 0.30, 0.20, 0.15)
+  for one that resolves and :data:`ONSET_P` (0.15, 0.25, 0.25, 0.35) for one that starts;
+  unchanged descriptors keep their value, except transient flares: at each interim visit a
+  minor descriptor absent at weeks 0 and 48 (arthritis, rash, alopecia, ulcers, proteinuria,
+  haematuria, cytopenias, pleurisy) appears with probability 0.04 in responders and 0.10 in
+  non-responders (:data:`TRANSIENT_FLARE_P`);
+* PGA: ``pga0 + g * (pga48 - pga0) + N(0, 0.2) + 0.4 * flare`` with ``g`` = 0.5, 0.75, 0.9 at
+  weeks 12, 24, 36 (:data:`PGA_PROGRESS`), clipped to 0-3, one decimal;
+* prednisone: tapered from the week-0 to the week-48 dose, 45%, 75% and 90% of the way at
+  weeks 12, 24, 36 (:data:`PREDNISONE_PROGRESS`), +5 mg/day in half of the transient flares
+  (patients on steroids), rounded to 2.5 mg;
+* new BILAG domains: each of the week-48 new A/B domains is present from an onset week drawn
+  with :data:`ONSET_P`; a transient flare adds a new B domain with probability 0.5, and a
+  transient new A domain occurs with probability 0.01 per interim visit;
+* ``new_activity`` = a clinical descriptor present that was absent at the last attended visit,
+  or more new BILAG A or B domains than then;
+* urine protein (g/day) agrees with the proteinuria descriptor (> 0.5 g/day): lognormal with
+  median 1.4 (0.51-8) when present, otherwise median 0.25 with renal involvement and 0.10
+  without (at most 0.49); a patient effect correlates the visits;
+* missed visits: the interim visits are missed completely at random (5%, 6% and 8% at weeks
+  12, 24 and 36; :data:`MISSED_VISIT_P`), the row kept with every value empty. There is no
+  dropout: the cohort table records week 48 for every patient, so the week-48 visit does too.
+
+The default draw gives SRI-4 rising from about 15% at week 12 to 53% at week 48, LLDAS at
+week 48 about 22% and DORIS remission about 7%.
+
 Unmasked values
 ---------------
 :func:`simulate_complete` returns the same patients as :func:`simulate` (same seed) before
@@ -84,6 +124,16 @@ C3_LOW_BELOW = 0.9  # g/L
 C4_LOW_BELOW = 0.10  # g/L
 DSDNA_POSITIVE_FROM = 30.0  # IU/mL
 INCLUSION_SLEDAI = 6
+WEEKS = (0, 12, 24, 36, 48)
+INTERIM_WEEKS = (12, 24, 36)
+#: Probability that a change between weeks 0 and 48 is first seen at week 12, 24, 36 or 48.
+RESOLVE_P = (0.35, 0.30, 0.20, 0.15)  # a descriptor present at week 0 resolves
+ONSET_P = (0.15, 0.25, 0.25, 0.35)    # a descriptor or new BILAG domain of week 48 starts
+#: Share of the week-0 to week-48 change of PGA and prednisone reached at the interim visits.
+PGA_PROGRESS = {12: 0.5, 24: 0.75, 36: 0.9}
+PREDNISONE_PROGRESS = {12: 0.45, 24: 0.75, 36: 0.9}
+TRANSIENT_FLARE_P = (0.04, 0.10)  # per interim visit: responders, non-responders
+MISSED_VISIT_P = {12: 0.05, 24: 0.06, 36: 0.08}
 
 COEFFICIENTS = {
     "intercept": -0.55,
@@ -310,6 +360,112 @@ def _week48(rng, base: pd.DataFrame, y: np.ndarray) -> pd.DataFrame:
     return out
 
 
+def _switch_weeks(rng: np.random.Generator, shape, p) -> np.ndarray:
+    """Week (12, 24, 36 or 48) from which a change between week 0 and week 48 is seen."""
+    return rng.choice(np.array(INTERIM_WEEKS + (48,), float), size=shape, p=p)
+
+
+def _draw_visits(complete: pd.DataFrame, y: np.ndarray, seed: int) -> pd.DataFrame:
+    """The long visit table (weeks 0, 12, 24, 36, 48) of the patients of ``complete``.
+
+    Weeks 0 and 48 copy the cohort's ``_w0``/``_w48`` values; the interim visits are drawn
+    from ``np.random.default_rng([seed, 48])`` only, so the cohort and truth tables do not
+    change (see the module docstring, *Visits*).
+    """
+    rng = np.random.default_rng([seed, 48])
+    n = len(complete)
+    resp = y == 1
+    renal = complete["renal_involvement"].to_numpy(float) == 1
+    items = {w: {i: complete[f"{i}_w{w}"].to_numpy(float) for i in ITEMS} for w in (0, 48)}
+    # descriptors: each change between week 0 and week 48 is seen from a switch week on
+    for week in INTERIM_WEEKS:
+        items[week] = {}
+    for item in ITEMS:
+        a, b = items[0][item], items[48][item]
+        resolve_at = _switch_weeks(rng, n, RESOLVE_P)
+        onset_at = _switch_weeks(rng, n, ONSET_P)
+        for week in INTERIM_WEEKS:
+            switched = np.where(a > b, resolve_at <= week, onset_at <= week)
+            items[week][item] = np.where((a != b) & switched, b, a)
+    # transient flares: a minor descriptor absent at weeks 0 and 48 seen at one interim visit
+    transient = {}
+    for week in INTERIM_WEEKS:
+        pick = rng.integers(0, len(_FLARE_ITEMS), n)
+        hit = rng.random(n) < np.where(resp, TRANSIENT_FLARE_P[0], TRANSIENT_FLARE_P[1])
+        transient[week] = np.zeros(n, bool)
+        for j, item in enumerate(_FLARE_ITEMS):
+            new = hit & (pick == j) & (items[0][item] == 0) & (items[48][item] == 0)
+            items[week][item] = np.where(new, 1.0, items[week][item])
+            transient[week] |= new
+    # PGA and prednisone: part of the way from week 0 to week 48, higher with a flare
+    pga = {0: complete["pga_w0"].to_numpy(float), 48: complete["pga_w48"].to_numpy(float)}
+    pred = {0: complete["prednisone_mg_w0"].to_numpy(float),
+            48: complete["prednisone_mg_w48"].to_numpy(float)}
+    for week in INTERIM_WEEKS:
+        g = PGA_PROGRESS[week]
+        pga[week] = clip_round(pga[0] + g * (pga[48] - pga[0]) + rng.normal(0, 0.2, n)
+                               + 0.4 * transient[week], 0, 3, 1)
+        dose = pred[0] + PREDNISONE_PROGRESS[week] * (pred[48] - pred[0])
+        bump = transient[week] & (pred[0] > 0) & (rng.random(n) < 0.5)
+        pred[week] = np.clip(np.round((dose + 5.0 * bump) / 2.5) * 2.5, 0, 60)
+    # new BILAG A/B domains (compared with week 0): week-48 domains appear from an onset week
+    bilag_a48 = complete["new_bilag_a_w48"].to_numpy(float)
+    bilag_b48 = complete["new_bilag_b_w48"].to_numpy(float)
+    onset_a = _switch_weeks(rng, n, ONSET_P)
+    onset_b = _switch_weeks(rng, (n, 3), ONSET_P)
+    slots = np.arange(3)[None, :] < bilag_b48[:, None]
+    bilag_a, bilag_b = {48: bilag_a48}, {48: bilag_b48}
+    for week in INTERIM_WEEKS:
+        bilag_a[week] = np.where(onset_a <= week, bilag_a48, 0.0) + (rng.random(n) < 0.01)
+        bilag_b[week] = ((slots & (onset_b <= week)).sum(axis=1)
+                         + (transient[week] & (rng.random(n) < 0.5))).astype(float)
+    # urine protein (g/day) agreeing with the proteinuria descriptor (> 0.5 g/day)
+    z_patient = rng.standard_normal(n)
+    protein = {}
+    for week in WEEKS:
+        z = 0.7 * z_patient + 0.7 * rng.standard_normal(n)
+        high = clip_round(np.exp(np.log(1.4) + 0.6 * z), 0.51, 8.0, 2)
+        low = clip_round(np.exp(np.where(renal, np.log(0.25), np.log(0.10)) + 0.5 * z), 0.03, 0.49, 2)
+        protein[week] = np.where(items[week]["proteinuria"] == 1, high, low)
+    # missed interim visits (MCAR); week 48 is recorded for everyone (as in the cohort table)
+    missed = {week: np.zeros(n, bool) for week in WEEKS}
+    for week in INTERIM_WEEKS:
+        missed[week] = rng.random(n) < MISSED_VISIT_P[week]
+    # new activity since the last attended visit: a clinical descriptor or BILAG domain
+    new_activity = {0: np.full(n, np.nan)}
+    last = {"items": np.stack([items[0][i] for i in CLINICAL_ITEMS], axis=1),
+            "a": np.zeros(n), "b": np.zeros(n)}
+    for week in WEEKS[1:]:
+        now = np.stack([items[week][i] for i in CLINICAL_ITEMS], axis=1)
+        new = ((now > last["items"]).any(axis=1) | (bilag_a[week] > last["a"])
+               | (bilag_b[week] > last["b"]))
+        new_activity[week] = np.where(missed[week], np.nan, new.astype(float))
+        seen = ~missed[week]
+        last = {"items": np.where(seen[:, None], now, last["items"]),
+                "a": np.where(seen, bilag_a[week], last["a"]), "b": np.where(seen, bilag_b[week], last["b"])}
+    rows = []
+    for week in WEEKS:
+        frame = pd.DataFrame({
+            "patient_id": complete["patient_id"].to_numpy(), "week": float(week),
+            **{item: items[week][item] for item in ITEMS},
+            "pga": pga[week], "prednisone_mg": pred[week],
+            "new_bilag_a": bilag_a[week] if week else np.nan,
+            "new_bilag_b": bilag_b[week] if week else np.nan,
+            "new_activity": new_activity[week], "proteinuria_g_day": protein[week],
+        })
+        value_cols = frame.columns[2:]
+        frame.loc[missed[week], value_cols] = np.nan
+        rows.append(frame)
+    visits = pd.concat(rows).sort_values(["patient_id", "week"], kind="stable").reset_index(drop=True)
+    # interim SRI-4 is computable on attended visits; week 48 reproduces the cohort's SRI-4
+    at48 = visits[visits["week"] == 48]
+    check = sri4(sledai_of(complete, "_w0"), np.asarray(sledai_2k(at48[list(ITEMS)]), float),
+                 pga[0], at48["pga"].to_numpy(float), at48["new_bilag_a"].to_numpy(float),
+                 at48["new_bilag_b"].to_numpy(float))
+    assert np.array_equal(np.asarray(check, bool), resp)
+    return visits
+
+
 def _generate(n: int, seed: int) -> tuple[pd.DataFrame, DemoCohort]:
     rng = np.random.default_rng(seed)
     base = _baseline(rng, n)
@@ -338,7 +494,8 @@ def _generate(n: int, seed: int) -> tuple[pd.DataFrame, DemoCohort]:
     })
     complete["true_probability"] = p
     complete["latent_response"] = y
-    return complete, DemoCohort(tables={"cohort.csv": raw}, truth=truth)
+    visits = _draw_visits(complete, y, seed)  # its own random stream: drawn last
+    return complete, DemoCohort(tables={"cohort.csv": raw, "visits.csv": visits}, truth=truth)
 
 
 def simulate(n: int = DEFAULT_N, seed: int = DEFAULT_SEED) -> DemoCohort:
@@ -348,7 +505,7 @@ def simulate(n: int = DEFAULT_N, seed: int = DEFAULT_SEED) -> DemoCohort:
     --------
     >>> cohort = simulate(50, seed=1)
     >>> sorted(cohort.tables)
-    ['cohort.csv']
+    ['cohort.csv', 'visits.csv']
     >>> cohort.truth.columns.tolist()
     ['patient_id', 'true_probability', 'latent_response']
     """

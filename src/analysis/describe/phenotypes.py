@@ -1,0 +1,787 @@
+"""Data-driven phenotypes: Gaussian-mixture clusters of mixed-type patient data.
+
+The workflow, each step a pure function returning a tidy table (or a fitted model):
+
+* :func:`phenotype_matrix` - the standardised numeric matrix the clustering sees;
+* :func:`select_clusters` - BIC and silhouette for each number of clusters ``k``,
+  the chosen ``k`` (minimum BIC) in ``attrs["k"]``;
+* :func:`fit_phenotypes` - the :class:`PhenotypeModel` (scikit-learn style), with
+  clusters numbered by size (1 = largest) so that runs are reproducible;
+* :func:`cluster_stability` - Hennig's (2007) bootstrap Jaccard stability;
+* :func:`cluster_profiles` - what each cluster looks like (raw scale);
+* :func:`outcome_by_cluster` - response rates per cluster with exact CIs and a test.
+
+Mixed-type standardisation (:func:`phenotype_matrix`)
+-----------------------------------------------------
+* numeric / integer: ``log1p`` first when the codebook says ``transform: log``
+  (values must be > -1), missing values imputed by the median, then z-scored
+  (mean 0, population SD 1; a constant column becomes 0).
+* binary (0/1): missing values imputed by the mode, then z-scored as well,
+  ``(x - p) / sqrt(p (1 - p))``, so a binary variable carries the same total
+  variance (1) as a numeric one.
+* categorical with ``L`` levels: one indicator per codebook level (missing
+  values imputed by the modal level), each centred and divided by
+  ``sqrt(p_l)``: the standardisation of factor analysis of mixed data (FAMD,
+  Pages 2004). The block's total variance is ``sum(1 - p_l) = L - 1``, its
+  degrees of freedom; for ``L = 2`` it equals the binary z-score.
+
+So every variable weighs in proportion to its degrees of freedom in the
+Euclidean distance (used by the silhouette).
+
+Variance floors (the mixture)
+-----------------------------
+The diagonal Gaussian mixture is invariant to rescaling a feature except
+through its variance floor, and that floor is what makes it usable on mixed
+data. Indicators are discrete: a component concentrated on one value of an
+indicator (or an integer count) has a vanishing variance and an unbounded
+likelihood, and BIC would then split patients by indicator values - even in
+pure noise - rather than by phenotype. The within-cluster variance of each
+feature is therefore floored at the variance the feature cannot resolve:
+
+* binary and categorical indicators: 0.25 on the 0/1 scale, the largest
+  variance of a 0/1 variable, so an indicator informs the clustering through
+  its cluster means (as in a latent-class model) and never through a spike;
+* integer variables without a transform: Sheppard's rounding variance 1/12
+  in their own units (if larger than the general floor);
+* every numeric feature: :data:`VARIANCE_FLOOR` (1%) of its variance.
+
+This is done exactly by fitting :class:`sklearn.mixture.GaussianMixture`
+(``covariance_type="diag"``) with ``reg_covar=1`` to the matrix divided
+column-wise by the square root of the floors; reported BICs are converted back
+to the scale of :func:`phenotype_matrix` (a constant shift, the same for every
+``k``).
+
+Conventions: clusters are the integers ``1..k``; ``labels`` arguments are
+aligned with the rows of ``frame``; bad input raises
+:class:`~analysis.errors.AnalysisError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from analysis.errors import AnalysisError
+from analysis.evaluation.metrics import proportion_ci
+from analysis.validators import check_alpha
+
+__all__ = [
+    "OUTCOME_COLUMNS",
+    "PROFILE_COLUMNS",
+    "STABILITY_COLUMNS",
+    "INDICATOR_FLOOR",
+    "ROUNDING_FLOOR",
+    "VARIANCE_FLOOR",
+    "PhenotypeModel",
+    "cluster_profiles",
+    "cluster_stability",
+    "fit_phenotypes",
+    "outcome_by_cluster",
+    "phenotype_matrix",
+    "select_clusters",
+]
+
+#: Floor of the within-cluster variance of a numeric feature, as a share of its variance.
+VARIANCE_FLOOR = 0.01
+#: Floor of the within-cluster variance of a 0/1 indicator on the 0/1 scale (Bernoulli maximum).
+INDICATOR_FLOOR = 0.25
+#: Sheppard's rounding variance of an integer variable, in its units.
+ROUNDING_FLOOR = 1 / 12
+#: Jaccard thresholds of Hennig (2007): stable, shows a pattern, unstable below.
+STABLE, PATTERN = 0.75, 0.6
+PROFILE_COLUMNS = ("variable", "level", "cluster", "n", "summary", "mean", "sd",
+                   "median", "q1", "q3", "count", "percent")
+STABILITY_COLUMNS = ("cluster", "n", "mean_jaccard", "sd", "ci_lower", "ci_upper",
+                     "dissolved", "n_boot", "verdict")
+OUTCOME_COLUMNS = ("cluster", "outcome", "n", "events", "proportion", "ci_lower",
+                   "ci_upper", "p_value", "method")
+_NUMERIC = frozenset({"numeric", "integer"})
+_TYPES = _NUMERIC | {"binary", "categorical"}
+
+
+# --------------------------------------------------------------------------- input checks
+def _level_str(value) -> str:
+    if isinstance(value, bool | np.bool_):
+        return str(int(value))
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating) and np.isfinite(value) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _check_variables(frame, variables, codebook) -> list[str]:
+    if not isinstance(frame, pd.DataFrame):
+        raise AnalysisError(f"frame: must be a pandas DataFrame, got {type(frame).__name__}")
+    if isinstance(variables, str):
+        variables = [variables]
+    names = list(variables)
+    if not names:
+        raise AnalysisError("variables: no variables given")
+    if len(set(names)) != len(names):
+        raise AnalysisError(f"variables: duplicated names in {names}")
+    for name in names:
+        if name not in frame.columns:
+            raise AnalysisError(f"variable '{name}': not a column of the data")
+        if name not in codebook:
+            raise AnalysisError(f"variable '{name}': not in the codebook")
+        vtype = codebook[name].get("type")
+        if vtype not in _TYPES:
+            raise AnalysisError(
+                f"variable '{name}': codebook type {vtype!r} cannot be clustered "
+                f"(one of {sorted(_TYPES)})")
+        if frame[name].isna().all():
+            raise AnalysisError(f"variable '{name}': has no non-missing values")
+    if len(frame) < 2:
+        raise AnalysisError(f"frame: needs at least 2 patients, has {len(frame)}")
+    return names
+
+
+def _numeric(frame, codebook, name) -> pd.Series:
+    col = frame[name]
+    if pd.api.types.is_bool_dtype(col) or not pd.api.types.is_numeric_dtype(col):
+        raise AnalysisError(f"variable '{name}': type '{codebook[name]['type']}' requires numeric values")
+    values = col.astype(float)
+    if np.isinf(values).any():
+        raise AnalysisError(f"variable '{name}': holds infinite values")
+    return values
+
+
+def _binary(frame, name) -> pd.Series:
+    col = frame[name]
+    values = pd.to_numeric(col.astype(object).where(col.notna(), np.nan), errors="coerce")
+    bad = col.notna() & ~values.isin([0, 1])
+    if bad.any():
+        raise AnalysisError(f"variable '{name}': type 'binary' requires values 0/1; "
+                            f"found {sorted(map(str, col[bad].unique()))[:5]}")
+    return values.astype(float)
+
+
+def _categorical(frame, codebook, name) -> tuple[list[str], pd.Series]:
+    raw = codebook[name].get("levels")
+    if raw is None or isinstance(raw, str) or len(raw) == 0:
+        raise AnalysisError(f"variable '{name}': type 'categorical' requires a non-empty 'levels' list")
+    levels = [_level_str(v) for v in raw]
+    keys = pd.Series([np.nan if pd.isna(v) else _level_str(v) for v in frame[name]],
+                     index=frame.index, dtype=object)
+    unknown = sorted(set(keys.dropna()) - set(levels))
+    if unknown:
+        raise AnalysisError(f"variable '{name}': values outside the codebook levels {levels}: {unknown[:5]}")
+    return levels, keys
+
+
+def _labels(frame, labels) -> np.ndarray:
+    lab = np.asarray(labels)
+    if lab.ndim != 1 or len(lab) != len(frame):
+        raise AnalysisError(f"labels: need one label per row of frame ({len(frame)}), got shape {lab.shape}")
+    if pd.isna(pd.Series(lab)).any():
+        raise AnalysisError("labels: contain missing values")
+    return lab
+
+
+def _check_k(k, n: int, what: str = "k") -> int:
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+        raise AnalysisError(f"{what}: must be a positive integer, got {k!r}")
+    if k > n:
+        raise AnalysisError(f"{what}: {k} clusters cannot be fitted to {n} patients")
+    return int(k)
+
+
+# --------------------------------------------------------------------------- standardisation
+class _Standardiser:
+    """Learns the imputation and scaling of :func:`phenotype_matrix`; applies it to new rows."""
+
+    def __init__(self, variables, codebook):
+        self.variables = list(variables)
+        self.codebook = codebook
+
+    def fit(self, frame):
+        self.steps_ = []
+        names, floors = [], []
+        for name in self.variables:
+            vtype = self.codebook[name]["type"]
+            if vtype in _NUMERIC:
+                x = self._numeric(frame, name)
+                centre = float(np.nanmedian(x))
+                filled = np.where(np.isnan(x), centre, x)
+                sd = float(filled.std())
+                scale = sd if sd > 0 else 1.0
+                self.steps_.append((name, "numeric", centre, float(filled.mean()), scale))
+                floor = VARIANCE_FLOOR
+                if vtype == "integer" and self.codebook[name].get("transform") in (None, "", "none"):
+                    floor = max(floor, ROUNDING_FLOOR / scale**2)
+                floors.append(floor)
+                names.append(name)
+            elif vtype == "binary":
+                x = _binary(frame, name).to_numpy()
+                obs = x[~np.isnan(x)]
+                mode = float(obs.mean() >= 0.5)  # a tie imputes 1
+                p = float(np.where(np.isnan(x), mode, x).mean())
+                sd = np.sqrt(p * (1 - p))
+                scale = sd if sd > 0 else 1.0
+                self.steps_.append((name, "binary", mode, p, scale))
+                floors.append(INDICATOR_FLOOR / scale**2)
+                names.append(name)
+            else:
+                levels, keys = _categorical(frame, self.codebook, name)
+                counts = keys.value_counts()
+                mode = max(levels, key=lambda lv: (counts.get(lv, 0), -levels.index(lv)))
+                filled = keys.fillna(mode).to_numpy()
+                props = np.array([np.mean(filled == lv) for lv in levels])
+                self.steps_.append((name, "categorical", mode, levels, props))
+                names += [f"{name}[{lv}]" for lv in levels]
+                floors += [INDICATOR_FLOOR / p if p > 0 else 1.0 for p in props]
+        self.feature_names_ = names
+        self.floors_ = np.array(floors)
+        return self
+
+    def _numeric(self, frame, name):
+        x = _numeric(frame, self.codebook, name).to_numpy()
+        transform = self.codebook[name].get("transform")
+        if transform == "log":
+            if (x[~np.isnan(x)] <= -1).any():
+                raise AnalysisError(f"variable '{name}': transform 'log' (log1p) needs values > -1")
+            x = np.log1p(x)
+        elif transform not in (None, "", "none"):
+            raise AnalysisError(f"variable '{name}': unknown transform {transform!r} (only 'log')")
+        return x
+
+    def transform(self, frame):
+        if not isinstance(frame, pd.DataFrame):
+            raise AnalysisError(f"frame: must be a pandas DataFrame, got {type(frame).__name__}")
+        missing = [name for name in self.variables if name not in frame.columns]
+        if missing:
+            raise AnalysisError(f"frame: missing the clustering variable(s) {missing}")
+        blocks = []
+        for name, kind, fill, centre, scale in self.steps_:
+            if kind == "numeric":
+                x = self._numeric(frame, name)
+                blocks.append(((np.where(np.isnan(x), fill, x) - centre) / scale)[:, None])
+            elif kind == "binary":
+                x = _binary(frame, name).to_numpy()
+                blocks.append(((np.where(np.isnan(x), fill, x) - centre) / scale)[:, None])
+            else:
+                _, keys = _categorical(frame, self.codebook, name)
+                filled = keys.fillna(fill).to_numpy()
+                ind = np.column_stack([(filled == lv).astype(float) for lv in centre])
+                safe = np.where(scale > 0, scale, 1.0)
+                blocks.append((ind - scale) / np.sqrt(safe))
+        return np.hstack(blocks)
+
+
+def phenotype_matrix(frame: pd.DataFrame, variables: Sequence[str],
+                     codebook: Mapping[str, Mapping]) -> tuple[np.ndarray, list[str]]:
+    """The standardised, imputed matrix of mixed-type variables that the clustering sees.
+
+    Numeric/integer variables are median-imputed and z-scored (after ``log1p``
+    when the codebook declares ``transform: log``); binary variables are
+    mode-imputed and z-scored, ``(x - p) / sqrt(p (1 - p))``; categorical
+    variables become one indicator per codebook level, mode-imputed, centred and
+    divided by ``sqrt(p_l)`` (FAMD standardisation, total variance ``L - 1``).
+    See the module docstring for the reasoning.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        One row per patient.
+    variables : sequence of str
+        The clustering variables (columns of ``frame``, entries of ``codebook``).
+    codebook : Mapping[str, Mapping]
+        ``{name: {"type": "numeric" | "integer" | "binary" | "categorical",
+        "levels": [...], "transform": "log"}}``.
+
+    Returns
+    -------
+    (numpy.ndarray, list of str)
+        The ``n x p`` float matrix and its feature names (``"name"`` or
+        ``"name[level]"`` for categorical indicators).
+
+    Raises
+    ------
+    AnalysisError
+        For an unknown variable, an unsupported type, values that do not match
+        the type, or a variable without any value.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"crp": [1.0, 3.0, None, 7.0], "rf": [0, 1, 1, None],
+    ...                    "line": ["1", "2", "2", "1"]})
+    >>> book = {"crp": {"type": "numeric"}, "rf": {"type": "binary"},
+    ...         "line": {"type": "categorical", "levels": ["1", "2"]}}
+    >>> X, names = phenotype_matrix(df, ["crp", "rf", "line"], book)
+    >>> names, X.shape, X.var(axis=0).round(2).tolist()
+    (['crp', 'rf', 'line[1]', 'line[2]'], (4, 4), [1.0, 1.0, 0.5, 0.5])
+    """
+    names = _check_variables(frame, variables, codebook)
+    std = _Standardiser(names, codebook).fit(frame)
+    return std.transform(frame), list(std.feature_names_)
+
+
+# --------------------------------------------------------------------------- the model
+class _Mixture:
+    """A diagonal Gaussian mixture with per-feature variance floors (see the module docstring)."""
+
+    def __init__(self, k: int, seed: int, n_init: int, floors: np.ndarray):
+        from sklearn.mixture import GaussianMixture
+
+        self.scale = 1.0 / np.sqrt(floors)
+        self.gm = GaussianMixture(n_components=k, covariance_type="diag", random_state=seed,
+                                  n_init=n_init, reg_covar=1.0)
+
+    def fit(self, X):
+        self.gm.fit(X * self.scale)
+        return self
+
+    def predict(self, X):
+        return self.gm.predict(X * self.scale)
+
+    def predict_proba(self, X):
+        return self.gm.predict_proba(X * self.scale)
+
+    def bic(self, X):
+        """BIC on the scale of ``X`` (the Jacobian of the rescaling removed)."""
+        return float(self.gm.bic(X * self.scale) - 2 * len(X) * np.log(self.scale).sum())
+
+
+class PhenotypeModel:
+    """Diagonal Gaussian mixture on the :func:`phenotype_matrix` of mixed-type data.
+
+    Follows scikit-learn: the parameters are set in the constructor, :meth:`fit`
+    learns the standardisation and the mixture and returns ``self``. Clusters are
+    numbered ``1..k`` by decreasing size on the fitting data (ties broken by the
+    mixture's component order), so a fixed ``seed`` gives identical labels.
+
+    Parameters
+    ----------
+    variables : sequence of str
+        The clustering variables.
+    codebook : Mapping[str, Mapping]
+        The codebook (types, levels, transforms).
+    k : int
+        Number of clusters.
+    seed : int, default 0
+        ``random_state`` of :class:`sklearn.mixture.GaussianMixture`.
+    n_init : int, default 10
+        Number of EM initialisations; the best likelihood is kept.
+
+    Attributes
+    ----------
+    labels_ : numpy.ndarray
+        Cluster (1..k) of each fitting row.
+    feature_names_ : list of str
+        Columns of the standardised matrix.
+    mixture_ : object
+        The fitted mixture (its components in the mixture's own order); its
+        ``gm`` attribute is the :class:`sklearn.mixture.GaussianMixture`,
+        fitted on the matrix divided by the square roots of the variance floors.
+    order_ : numpy.ndarray
+        ``order_[c - 1]`` is the mixture component of cluster ``c``.
+    bic_ : float
+        BIC of the mixture on the fitting data.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(1)
+    >>> df = pd.DataFrame({"das28": np.r_[rng.normal(3, .3, 30), rng.normal(6, .3, 20)]})
+    >>> model = PhenotypeModel(["das28"], {"das28": {"type": "numeric"}}, k=2).fit(df)
+    >>> np.bincount(model.labels_).tolist(), model.predict(pd.DataFrame({"das28": [6.1]})).tolist()
+    ([0, 30, 20], [2])
+    """
+
+    def __init__(self, variables: Sequence[str], codebook: Mapping[str, Mapping], k: int,
+                 seed: int = 0, n_init: int = 10):
+        self.variables = variables
+        self.codebook = codebook
+        self.k = k
+        self.seed = seed
+        self.n_init = n_init
+
+    def fit(self, frame: pd.DataFrame, y=None) -> PhenotypeModel:
+        """Learn the standardisation and the mixture from ``frame``; return ``self``."""
+        names = _check_variables(frame, self.variables, self.codebook)
+        k = _check_k(self.k, len(frame))
+        if isinstance(self.n_init, bool) or not isinstance(self.n_init, int | np.integer) or self.n_init < 1:
+            raise AnalysisError(f"n_init: must be a positive integer, got {self.n_init!r}")
+        self.standardiser_ = _Standardiser(names, self.codebook).fit(frame)
+        X = self.standardiser_.transform(frame)
+        self.feature_names_ = list(self.standardiser_.feature_names_)
+        self.mixture_ = _Mixture(k, self.seed, int(self.n_init), self.standardiser_.floors_).fit(X)
+        raw = self.mixture_.predict(X)
+        sizes = np.bincount(raw, minlength=k)
+        self.order_ = np.array(sorted(range(k), key=lambda c: (-sizes[c], c)))
+        self._relabel = np.empty(k, dtype=int)
+        self._relabel[self.order_] = np.arange(1, k + 1)
+        self.labels_ = self._relabel[raw]
+        self.bic_ = float(self.mixture_.bic(X))
+        return self
+
+    def _matrix(self, frame):
+        if not hasattr(self, "mixture_"):
+            raise AnalysisError("PhenotypeModel: call fit before predict")
+        return self.standardiser_.transform(frame)
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        """Cluster (1..k) of each row of ``frame``, standardised as the fitting data."""
+        X = self._matrix(frame)
+        return self._relabel[self.mixture_.predict(X)]
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        """Posterior probability of each cluster; column ``c - 1`` is cluster ``c``."""
+        X = self._matrix(frame)
+        return self.mixture_.predict_proba(X)[:, self.order_]
+
+
+def fit_phenotypes(frame: pd.DataFrame, variables: Sequence[str], codebook: Mapping[str, Mapping],
+                   *, k: int, seed: int = 0, n_init: int = 10) -> PhenotypeModel:
+    """Fit the phenotype model with ``k`` clusters (numbered by size, 1 = largest).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        One row per patient.
+    variables : sequence of str
+        The clustering variables.
+    codebook : Mapping[str, Mapping]
+        The codebook.
+    k : int
+        Number of clusters, at most the number of patients.
+    seed, n_init : int
+        ``random_state`` and ``n_init`` of the Gaussian mixture.
+
+    Returns
+    -------
+    PhenotypeModel
+        The fitted model; ``labels_`` holds each patient's cluster.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"x": [0.0, 0.1, 0.2, 5.0, 5.1]})
+    >>> fit_phenotypes(df, ["x"], {"x": {"type": "numeric"}}, k=2).labels_.tolist()
+    [1, 1, 1, 2, 2]
+    """
+    return PhenotypeModel(variables, codebook, k=k, seed=seed, n_init=n_init).fit(frame)
+
+
+# --------------------------------------------------------------------------- choosing k
+def select_clusters(frame: pd.DataFrame, variables: Sequence[str], codebook: Mapping[str, Mapping],
+                    *, k_range: Sequence[int] = range(1, 7), seed: int = 0,
+                    n_init: int = 10) -> pd.DataFrame:
+    """BIC and silhouette of the Gaussian mixture for each number of clusters.
+
+    For each ``k`` a diagonal Gaussian mixture is fitted to
+    :func:`phenotype_matrix`; ``bic`` is its Bayesian information criterion
+    (lower is better) and ``silhouette`` the mean silhouette width of its hard
+    assignment in Euclidean distance on the same matrix (NaN for ``k = 1`` or
+    when fewer than 2 clusters are occupied). The chosen ``k`` is the one with
+    the minimum BIC.
+
+    Parameters
+    ----------
+    frame, variables, codebook
+        As in :func:`phenotype_matrix`.
+    k_range : sequence of int, default range(1, 7)
+        Numbers of clusters to try; each at most the number of patients.
+    seed, n_init : int
+        ``random_state`` and ``n_init`` of the Gaussian mixture.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``k, bic, silhouette``; ``attrs["k"]`` is the chosen ``k`` and
+        ``attrs["rule"]`` the rule that chose it.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(0)
+    >>> df = pd.DataFrame({"x": np.r_[rng.normal(0, 1, 40), rng.normal(8, 1, 40)]})
+    >>> table = select_clusters(df, ["x"], {"x": {"type": "numeric"}}, k_range=[1, 2, 3])
+    >>> table.attrs["k"], table.columns.tolist()
+    (2, ['k', 'bic', 'silhouette'])
+    """
+    from sklearn.metrics import silhouette_score
+
+    names = _check_variables(frame, variables, codebook)
+    ks = [k_range] if isinstance(k_range, int | np.integer) else list(k_range)
+    if not ks:
+        raise AnalysisError("k_range: no number of clusters given")
+    if len(set(ks)) != len(ks):
+        raise AnalysisError(f"k_range: duplicated values in {ks}")
+    ks = [_check_k(k, len(frame), "k_range") for k in ks]
+    std = _Standardiser(names, codebook).fit(frame)
+    X = std.transform(frame)
+    rows = []
+    for k in ks:
+        gm = _Mixture(k, seed, n_init, std.floors_).fit(X)
+        labels = gm.predict(X)
+        occupied = len(np.unique(labels))
+        sil = float(silhouette_score(X, labels)) if 2 <= occupied < len(X) else np.nan
+        rows.append({"k": k, "bic": float(gm.bic(X)), "silhouette": sil})
+    table = pd.DataFrame(rows, columns=["k", "bic", "silhouette"]).astype(
+        {"k": "int64", "bic": "float64", "silhouette": "float64"})
+    table.attrs["k"] = int(table.loc[table["bic"].idxmin(), "k"])
+    table.attrs["rule"] = "minimum BIC"
+    return table
+
+
+# --------------------------------------------------------------------------- stability
+def _verdict(j: float) -> str:
+    if np.isnan(j):
+        return "not assessed"
+    if j >= STABLE:
+        return "stable"
+    return "pattern" if j >= PATTERN else "unstable"
+
+
+def cluster_stability(frame: pd.DataFrame, variables: Sequence[str], codebook: Mapping[str, Mapping],
+                      *, k: int, n_boot: int = 50, seed: int = 0, n_init: int = 10) -> pd.DataFrame:
+    """Bootstrap stability of each cluster: Hennig's (2007) ``clusterboot``.
+
+    The clusters of :func:`fit_phenotypes` (same ``k``, ``seed``, ``n_init``)
+    are compared with those of the same procedure - standardisation included -
+    refitted on ``n_boot`` bootstrap samples of the patients. In each sample,
+    on the resampled patients (duplicates counted, as in ``fpc::clusterboot``),
+    an original cluster's similarity is its maximum Jaccard coefficient
+    ``|A & B| / |A | B|`` with any bootstrap cluster. Samples that hold no
+    member of the cluster are skipped.
+
+    Verdict on the mean Jaccard (Hennig 2007): ``"stable"`` >= 0.75,
+    ``"pattern"`` in [0.6, 0.75) (the cluster reflects some pattern but its
+    membership is uncertain), ``"unstable"`` < 0.6.
+
+    Parameters
+    ----------
+    frame, variables, codebook
+        As in :func:`phenotype_matrix`.
+    k : int
+        Number of clusters.
+    n_boot : int, default 50
+        Bootstrap samples.
+    seed : int, default 0
+        Seeds both the resampling and the mixtures.
+    n_init : int, default 10
+        EM initialisations of every mixture.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per cluster: ``cluster, n`` (size in the original fit),
+        ``mean_jaccard, sd, ci_lower, ci_upper`` (2.5 and 97.5 percentiles of
+        the bootstrap Jaccards), ``dissolved`` (share of samples with Jaccard
+        <= 0.5), ``n_boot`` (samples used) and ``verdict``.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(0)
+    >>> df = pd.DataFrame({"x": np.r_[rng.normal(0, 1, 30), rng.normal(9, 1, 30)]})
+    >>> s = cluster_stability(df, ["x"], {"x": {"type": "numeric"}}, k=2, n_boot=5, n_init=1)
+    >>> s[["cluster", "mean_jaccard", "verdict"]].values.tolist()
+    [[1, 1.0, 'stable'], [2, 1.0, 'stable']]
+    """
+    names = _check_variables(frame, variables, codebook)
+    k = _check_k(k, len(frame))
+    if isinstance(n_boot, bool) or not isinstance(n_boot, int | np.integer) or n_boot < 1:
+        raise AnalysisError(f"n_boot: must be a positive integer, got {n_boot!r}")
+    original = fit_phenotypes(frame, names, codebook, k=k, seed=seed, n_init=n_init).labels_
+    rng = np.random.default_rng(seed)
+    n = len(frame)
+    jac = np.full((n_boot, k), np.nan)
+    for b in range(n_boot):
+        idx = rng.integers(0, n, n)
+        sample = frame.iloc[idx].reset_index(drop=True)
+        try:
+            boot = fit_phenotypes(sample, names, codebook, k=k, seed=seed, n_init=n_init).labels_
+        except AnalysisError:  # e.g. a variable without values in this sample
+            continue
+        orig = original[idx]
+        for c in range(1, k + 1):
+            a = orig == c
+            if not a.any():
+                continue
+            best = 0.0
+            for d in range(1, k + 1):
+                bset = boot == d
+                best = max(best, (a & bset).sum() / (a | bset).sum())
+            jac[b, c - 1] = best
+    rows = []
+    for c in range(1, k + 1):
+        j = jac[:, c - 1]
+        j = j[~np.isnan(j)]
+        mean = float(j.mean()) if len(j) else np.nan
+        rows.append({
+            "cluster": c, "n": int((original == c).sum()), "mean_jaccard": mean,
+            "sd": float(j.std(ddof=1)) if len(j) > 1 else np.nan,
+            "ci_lower": float(np.percentile(j, 2.5)) if len(j) else np.nan,
+            "ci_upper": float(np.percentile(j, 97.5)) if len(j) else np.nan,
+            "dissolved": float(np.mean(j <= 0.5)) if len(j) else np.nan,
+            "n_boot": len(j), "verdict": _verdict(mean),
+        })
+    return pd.DataFrame(rows, columns=list(STABILITY_COLUMNS))
+
+
+# --------------------------------------------------------------------------- profiles
+def _fmt(x: float, decimals: int = 1) -> str:
+    return "NA" if pd.isna(x) else f"{x:.{decimals}f}"
+
+
+def cluster_profiles(frame: pd.DataFrame, labels, variables: Sequence[str],
+                     codebook: Mapping[str, Mapping]) -> pd.DataFrame:
+    """What each cluster looks like, on the raw (untransformed, unimputed) scale.
+
+    * numeric/integer: one row per cluster, ``level = ""``: ``n`` non-missing,
+      ``mean``, ``sd`` (ddof=1), ``median``, ``q1``, ``q3`` (linear
+      interpolation); ``count``/``percent`` NaN.
+    * binary: one row per cluster, ``level = ""``: ``count`` of ones and
+      ``percent`` of the ``n`` non-missing values.
+    * categorical: one row per codebook level and cluster, ``count`` and
+      ``percent`` of the ``n`` non-missing values.
+
+    ``summary`` is the display text: ``"mean (SD); median [Q1, Q3]"`` or
+    ``"count (percent%)"``, one decimal.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        One row per patient.
+    labels : array_like
+        Cluster of each row (e.g. ``PhenotypeModel.labels_``), no missing values.
+    variables : sequence of str
+        Variables to profile.
+    codebook : Mapping[str, Mapping]
+        The codebook.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``variable, level, cluster, n, summary, mean, sd, median, q1,
+        q3, count, percent``; variables in the given order, clusters sorted.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"age": [40, 50, 60, 70], "rf": [1, 0, 1, 1]})
+    >>> book = {"age": {"type": "numeric"}, "rf": {"type": "binary"}}
+    >>> p = cluster_profiles(df, [1, 1, 2, 2], ["age", "rf"], book)
+    >>> p[["variable", "cluster", "summary"]].values.tolist()
+    [['age', 1, '45.0 (7.1); 45.0 [42.5, 47.5]'], ['age', 2, '65.0 (7.1); 65.0 [62.5, 67.5]'], ['rf', 1, '1 (50.0%)'], ['rf', 2, '2 (100.0%)']]
+    """
+    names = _check_variables(frame, variables, codebook)
+    lab = _labels(frame, labels)
+    clusters = sorted(pd.unique(lab))
+    nan = np.nan
+    rows = []
+    for name in names:
+        vtype = codebook[name]["type"]
+        if vtype in _NUMERIC:
+            x = _numeric(frame, codebook, name)
+            for c in clusters:
+                obs = x[lab == c].dropna()
+                m = len(obs)
+                mean, sd = (obs.mean() if m else nan), (obs.std(ddof=1) if m > 1 else nan)
+                med, q1, q3 = ((obs.median(), obs.quantile(0.25), obs.quantile(0.75)) if m
+                               else (nan, nan, nan))
+                text = f"{_fmt(mean)} ({_fmt(sd)}); {_fmt(med)} [{_fmt(q1)}, {_fmt(q3)}]"
+                rows.append((name, "", c, m, text, mean, sd, med, q1, q3, nan, nan))
+            continue
+        if vtype == "binary":
+            x = _binary(frame, name)
+            levels, keys = [""], x.map(lambda v: "" if v == 1 else "0", na_action="ignore")
+        else:
+            levels, keys = _categorical(frame, codebook, name)
+        for level in levels:
+            for c in clusters:
+                obs = keys[lab == c].dropna()
+                m, count = len(obs), int((obs == level).sum())
+                pct = 100.0 * count / m if m else nan
+                rows.append((name, level, c, m, f"{count} ({_fmt(pct)}%)", nan, nan, nan, nan,
+                             nan, float(count), pct))
+    out = pd.DataFrame(rows, columns=list(PROFILE_COLUMNS))
+    return out.astype({"n": "int64", **{c: "float64" for c in PROFILE_COLUMNS[5:]}})
+
+
+# --------------------------------------------------------------------------- outcomes
+def outcome_by_cluster(frame: pd.DataFrame, labels, outcomes: Sequence[str], *,
+                       alpha: float = 0.05) -> pd.DataFrame:
+    """Response rate per cluster with exact CIs, and a test of equal rates.
+
+    For each binary outcome (0/1, missing values left out) and cluster:
+    ``n`` patients with the outcome observed, ``events``, ``proportion`` and
+    its Clopper-Pearson exact ``1 - alpha`` interval
+    (:func:`analysis.evaluation.metrics.proportion_ci`). ``p_value`` (the same
+    on every row of an outcome) is Pearson's chi-square test of the clusters x
+    outcome table (:func:`scipy.stats.chi2_contingency`, ``correction=False``),
+    NaN when fewer than 2 clusters or only one outcome value are observed.
+    ``method`` names the interval and the test and warns when more than 20% of
+    expected counts are below 5 (the chi-square approximation is then poor).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        One row per patient.
+    labels : array_like
+        Cluster of each row, no missing values.
+    outcomes : sequence of str
+        Binary outcome columns (e.g. ACR50 or EULAR good response).
+    alpha : float, default 0.05
+        One minus the confidence level.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``cluster, outcome, n, events, proportion, ci_lower, ci_upper,
+        p_value, method``, outcomes in the given order, clusters sorted.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"acr50": [1, 1, 1, 0, 0, 1, 0, 0]})
+    >>> t = outcome_by_cluster(df, [1, 1, 1, 1, 2, 2, 2, 2], ["acr50"])
+    >>> t.events.tolist(), t.proportion.tolist()
+    ([3, 1], [0.75, 0.25])
+    >>> round(float(t.ci_lower[0]), 4), round(float(t.p_value[0]), 4)
+    (0.1941, 0.1573)
+    """
+    alpha = check_alpha(alpha)
+    if not isinstance(frame, pd.DataFrame):
+        raise AnalysisError(f"frame: must be a pandas DataFrame, got {type(frame).__name__}")
+    names = [outcomes] if isinstance(outcomes, str) else list(outcomes)
+    if not names:
+        raise AnalysisError("outcomes: no outcomes given")
+    if len(set(names)) != len(names):
+        raise AnalysisError(f"outcomes: duplicated names in {names}")
+    for name in names:
+        if name not in frame.columns:
+            raise AnalysisError(f"outcome '{name}': not a column of the data")
+    lab = _labels(frame, labels)
+    clusters = sorted(pd.unique(lab))
+    rows = []
+    for name in names:
+        y = _binary(frame, name).to_numpy()
+        seen = ~np.isnan(y)
+        n = np.array([int((seen & (lab == c)).sum()) for c in clusters])
+        events = np.array([int(((y == 1) & (lab == c)).sum()) for c in clusters])
+        lo, hi = proportion_ci(events, n, alpha=alpha, method="clopper-pearson")
+        table = np.column_stack([events, n - events])[n > 0]
+        method = "Clopper-Pearson; chi-square test"
+        p = np.nan
+        if table.shape[0] >= 2 and (table.sum(axis=0) > 0).all():
+            res = stats.chi2_contingency(table, correction=False)
+            p = float(res.pvalue)
+            if np.mean(res.expected_freq < 5) > 0.2:
+                method += " (over 20% of expected counts < 5: approximate)"
+        else:
+            method += " (not tested: fewer than 2 clusters or one outcome value)"
+        with np.errstate(invalid="ignore", divide="ignore"):
+            prop = np.where(n > 0, events / np.maximum(n, 1), np.nan)
+        for i, c in enumerate(clusters):
+            rows.append((c, name, n[i], events[i], prop[i], lo[i], hi[i], p, method))
+    out = pd.DataFrame(rows, columns=list(OUTCOME_COLUMNS))
+    return out.astype({"n": "int64", "events": "int64", "proportion": "float64",
+                       "ci_lower": "float64", "ci_upper": "float64", "p_value": "float64"})
