@@ -90,12 +90,14 @@ def test_reference_must_be_a_level_and_safety_types_are_checked(tmp_path):
 def test_added_value_and_phenotype_problems(tmp_path):
     text = problems(tmp_path, added_value={"baseline": ["age", "crp"], "extended": ["age", "crp"],
                                            "markers": ["arm"]},
-                    phenotypes={"variables": ["age"], "outcomes": ["crp"], "max_clusters": 40})
+                    phenotypes={"variables": ["age"], "outcomes": ["crp"], "max_clusters": 40,
+                                "candidate_predictor": True})
     assert "added_value.extended: must add at least one predictor to the baseline set" in text
     assert "added_value.markers: 'arm' must be numeric or integer (it is categorical)" in text
     assert "phenotypes.variables: list at least two baseline variables" in text
     assert "phenotypes.outcomes: 'crp' must be binary (it is numeric)" in text
     assert "phenotypes.max_clusters must be an integer from 2 to 12" in text
+    assert "phenotypes.candidate_predictor: true is not supported yet" in text
 
 
 @pytest.mark.parametrize("study, block", [("cd-msc", "endpoints"), ("cd-msc", "safety"),

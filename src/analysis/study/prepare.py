@@ -55,6 +55,12 @@ class PreparedCohort:
             ("complete cases (predictors and outcome)",
              int(self.cohort[[*study.predictors, study.outcome]].notna().all(axis=1).sum())),
         ]
+        # every derived yes/no definition (e.g. EULAR difficult-to-treat RA): how many meet it
+        for name in study.derive:
+            if name in self.cohort and study.variables[name].type == "binary" and name != study.outcome:
+                values = self.cohort[name]
+                rows.append((f"{study.label(name)} ({name}): yes / known",
+                             f"{int((values == 1).sum())} / {int(values.notna().sum())}"))
         return pd.DataFrame(rows, columns=["item", "value"])
 
 

@@ -23,7 +23,8 @@ Youden cut-off each.
 
 ``phenotypes``: clustering of baseline variables ``{variables: [...], outcomes: [...],
 max_clusters: 6, candidate_predictor: false}``; ``outcomes`` are binary columns reported by
-cluster; with ``candidate_predictor: true`` the phenotype joins the modelling.
+cluster. ``candidate_predictor: true`` (the phenotype offered to the models) is refused for
+now: the phenotypes are described, not modelled.
 
 Examples
 --------
@@ -180,4 +181,7 @@ def phenotype_problems(block: Any, variables: Mapping) -> list[str]:
         problems.append("phenotypes.max_clusters must be an integer from 2 to 12")
     if not isinstance(block.get("candidate_predictor", False), bool):
         problems.append("phenotypes.candidate_predictor must be true or false")
+    elif block.get("candidate_predictor"):
+        problems.append("phenotypes.candidate_predictor: true is not supported yet (the phenotypes "
+                        "are reported by notebook 09, not offered to the models); set it to false")
     return problems
