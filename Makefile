@@ -50,7 +50,7 @@ RUN_FLAGS := $(if $(SMOKE),--smoke) $(if $(SEED),--seed $(SEED))
 # raw inputs of a study: the generated demo cohort, or whatever the user put in raw/
 raw_inputs = $(if $(filter $(1),$(DEMO_STUDIES)),data/$(1)/raw/cohort.csv,$(wildcard data/$(1)/raw/*))
 
-.PHONY: help all data study check report test test-fast lint kernel env benchmarks clean distclean
+.PHONY: help all data study check report test test-fast lint kernel env benchmarks clean distclean app
 
 help: ## list the targets
 	@echo "Usage: make <target> [STUDY=name] [SMOKE=1]"
@@ -77,6 +77,9 @@ test-fast: $(ENV_STAMP) ## unit tests and doctests only: no notebook, no end-to-
 benchmarks: all ## external validation against the truth, and timing of 05 + 06 (full settings)
 	$(PY) benchmarks/oracle.py
 	$(PY) benchmarks/timing.py
+
+app: $(KERNEL_STAMP) ## serve the prediction tool of STUDY's saved model (HOST=127.0.0.1 PORT=8000; ALLOW_UNVALIDATED=1 for a gated model)
+	$(PY) -m analysis app --study $(STUDY) --host $(or $(HOST),127.0.0.1) --port $(or $(PORT),8000)
 
 lint: $(ENV_STAMP) ## ruff, and the layer contract of the package (import-linter)
 	$(VENV)/bin/ruff check src tests benchmarks

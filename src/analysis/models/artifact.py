@@ -171,7 +171,8 @@ class ModelVersionWarning(UserWarning):
 def save_model(pipeline, study: Study, *, model_name: str, metrics: pd.DataFrame | None,
                training_frame: pd.DataFrame, folder: str | os.PathLike | None = None,
                status: str | None = None, status_reasons=(),
-               recalibration_source: str = "out-of-fold predictions") -> Path:
+               recalibration_source: str = "out-of-fold predictions",
+               card_sections: dict[str, str] | None = None) -> Path:
     """Write ``model.skops``, ``model.json``, ``MODEL_CARD.md`` and ``manifest.json``.
 
     Parameters
@@ -202,6 +203,10 @@ def save_model(pipeline, study: Study, *, model_name: str, metrics: pd.DataFrame
     recalibration_source : str, default "out-of-fold predictions"
         ``recalibration.estimated_on`` of a :class:`RecalibratedClassifier` pipeline
         (ignored for other pipelines).
+    card_sections : dict of str to str, optional
+        Further sections of ``MODEL_CARD.md`` (heading -> markdown), e.g. the model's full
+        equation (:func:`analysis.explain.presentation.model_equation`); they follow the
+        validation section.
 
     Returns
     -------
@@ -264,7 +269,7 @@ def save_model(pipeline, study: Study, *, model_name: str, metrics: pd.DataFrame
     meta["status"], meta["status_reasons"] = status, reasons
     meta_text = json.dumps(meta, indent=2, ensure_ascii=False) + "\n"
     parse_metadata(meta_text.encode("utf-8"))  # what load_model will accept, checked now
-    card = render_model_card(meta, sha256=_sha256(blob))
+    card = render_model_card(meta, sha256=_sha256(blob), sections=card_sections)
     folder = Path(folder) if folder is not None else study.paths.model
     contents = {MODEL_FILE: blob, METADATA_FILE: meta_text.encode("utf-8"),
                 CARD_FILE: card.encode("utf-8")}
@@ -1048,7 +1053,8 @@ def _variable(name: str, entry: dict[str, Any]) -> Variable:
 # --------------------------------------------------------------------------- model card
 
 
-def render_model_card(meta: dict[str, Any], sha256: str | None = None) -> str:
+def render_model_card(meta: dict[str, Any], sha256: str | None = None,
+                      sections: dict[str, str] | None = None) -> str:
     """The text of ``MODEL_CARD.md`` from the metadata of :func:`save_model`.
 
     ``sha256`` is the hash of ``model.skops`` quoted in the card (``None``: not quoted).
@@ -1108,6 +1114,8 @@ def render_model_card(meta: dict[str, Any], sha256: str | None = None) -> str:
         lines.append(markdown_table(pd.DataFrame(meta["metrics"])))
     else:
         lines.append("No validation metrics were supplied with this model.")
+    for heading, text in (sections or {}).items():
+        lines += ["", f"## {heading}", "", str(text).strip()]
     lines += [
         "", "## Limitations", "",
         "- Developed in one cohort; performance in other settings, periods and populations "

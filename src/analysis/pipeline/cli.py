@@ -7,6 +7,7 @@ data    write the deterministic demo cohort(s)
 run     execute one notebook for one study through Papermill (atomic)
 report  render reports/<study>/report.html (Quarto, or the nbconvert fallback)
 predict score new patients with a study's saved model
+app     serve the web calculator of a study's saved model (Shiny, 127.0.0.1:8000)
 studies list the studies found under data/*/study.yaml
 
 Exit status: 0 success; 1 a notebook failed or timed out; 2 a clear error about the input
@@ -96,6 +97,18 @@ def _cmd_report(args) -> int:
     return 0
 
 
+def _cmd_app(args) -> int:
+    import os
+
+    from analysis.app.calculator import serve
+
+    allow = args.allow_unvalidated or os.environ.get("ALLOW_UNVALIDATED") == "1"
+    print(f"serving the calculator of {args.study} on http://{args.host}:{args.port} "
+          "(Ctrl-C to stop)")
+    serve(args.study, root=args.root, host=args.host, port=args.port, allow_unvalidated=allow)
+    return 0
+
+
 def _cmd_studies(args) -> int:
     from analysis.study.paths import list_studies
 
@@ -143,6 +156,16 @@ def build_parser() -> argparse.ArgumentParser:
     from analysis.models.predict import add_predict_parser
 
     add_predict_parser(sub)
+
+    p = sub.add_parser("app", help="serve the web calculator of a study's saved model")
+    p.add_argument("--study", required=True)
+    p.add_argument("--root", default=None, help="project root (default: this project)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--allow-unvalidated", action="store_true",
+                   help="show probabilities of a model marked not-for-clinical-use (the red "
+                        "banner stays); also set by ALLOW_UNVALIDATED=1")
+    p.set_defaults(func=_cmd_app)
 
     p = sub.add_parser("studies", help="list studies under data/")
     p.add_argument("--root", default=None)
