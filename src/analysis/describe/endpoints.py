@@ -46,6 +46,7 @@ __all__ = [
     "RESPONSE_COLUMNS",
     "arm_assignment",
     "arm_differences",
+    "arm_level_list",
     "check_binary_columns",
     "check_visit_table",
     "interval_label",
@@ -199,7 +200,25 @@ def arm_assignment(enrolled: pd.DataFrame, *, id_col: str, arm: str | None,
     if enrolled[arm].isna().any():
         raise AnalysisError(f"{caller}: enrolled column '{arm}' has missing arms")
     labels = enrolled[arm].astype(str)
-    levels = [str(level) for level in arm_levels] if arm_levels is not None else sorted(labels.unique())
+    levels = arm_level_list(labels, arm_levels, arm=arm, caller=caller)
+    return pd.Series(labels.to_numpy(), index=pd.Index(ids), dtype=object), levels
+
+
+def arm_level_list(labels, arm_levels, *, arm: str, caller: str) -> list[str]:
+    """The arms in report order: ``arm_levels`` (checked) or the sorted labels.
+
+    Raises
+    ------
+    AnalysisError
+        On duplicate levels, an arm called ``Overall`` or a label outside ``arm_levels``.
+
+    Examples
+    --------
+    >>> arm_level_list(["b", "a", "b"], None, arm="arm", caller="demo")
+    ['a', 'b']
+    """
+    labels = [str(v) for v in labels]
+    levels = [str(level) for level in arm_levels] if arm_levels is not None else sorted(set(labels))
     if len(set(levels)) != len(levels):
         raise AnalysisError(f"{caller}: arm_levels contain duplicates: {levels}")
     if OVERALL in levels:
@@ -208,7 +227,7 @@ def arm_assignment(enrolled: pd.DataFrame, *, id_col: str, arm: str | None,
     if unknown:
         raise AnalysisError(f"{caller}: arm(s) {', '.join(shorten(u) for u in unknown)} of column "
                             f"'{arm}' are not in arm_levels {levels}")
-    return pd.Series(labels.to_numpy(), index=pd.Index(ids), dtype=object), levels
+    return levels
 
 
 def check_visit_table(visits: pd.DataFrame, columns: Sequence[str], *, id_col: str, time: str,

@@ -24,6 +24,7 @@ import pandas as pd
 from analysis.describe.endpoints import (
     OVERALL,
     arm_assignment,
+    arm_level_list,
     check_binary_columns,
     check_visit_table,
     interval_label,
@@ -205,13 +206,7 @@ def serious_events_by_visit(visits: pd.DataFrame, *, time: str, serious_col: str
         if visits[arm].isna().any():
             raise AnalysisError(f"{caller}: column '{arm}' has missing arms")
         labels = visits[arm].astype(str).to_numpy()
-        levels = [str(a) for a in arm_levels] if arm_levels is not None else sorted(set(labels))
-        if OVERALL in levels:
-            raise AnalysisError(f"{caller}: an arm may not be called '{OVERALL}' (reserved for all patients)")
-        unknown = sorted(set(labels) - set(levels))
-        if unknown:
-            raise AnalysisError(f"{caller}: arm(s) {', '.join(shorten(u) for u in unknown)} of column "
-                                f"'{arm}' are not in arm_levels {levels}")
+        levels = arm_level_list(labels, arm_levels, arm=arm, caller=caller)
     times = sorted(pd.unique(visits[time]))
     visit_times = visits[time].to_numpy()
     groups = [(OVERALL, np.ones(len(visits), dtype=bool))] + [(level, labels == level) for level in levels]
