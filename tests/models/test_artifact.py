@@ -141,9 +141,10 @@ def test_metadata_matches_independent_summaries(project):
     for col in ["age", "crp_mg_l", "prior_biologic"]:
         x = frame[col].dropna().to_numpy()
         rng = meta["training"]["ranges"][col]
-        # the 1st/99th percentiles to 3 significant digits, never the exact min/max
-        assert set(rng) == {"kind", "p01", "p99", "mean", "n_missing"}
+        # the 1st/50th/99th percentiles to 3 significant digits, never the exact min/max
+        assert set(rng) == {"kind", "p01", "p99", "mean", "median", "n_missing"}
         assert rng["p01"] == float(f"{np.quantile(x, 0.01):.3g}")
+        assert rng["median"] == float(f"{np.quantile(x, 0.5):.3g}")
         assert rng["p99"] == float(f"{np.quantile(x, 0.99):.3g}")
         assert rng["mean"] == pytest.approx(x.mean(), abs=1e-12)
         assert rng["n_missing"] == int(frame[col].isna().sum())
@@ -153,6 +154,8 @@ def test_metadata_matches_independent_summaries(project):
     assert "250.0" not in json.dumps(meta["training"]) and "0.3," not in json.dumps(meta["training"])
     # observed levels only, in codebook order
     assert meta["training"]["ranges"]["smoking"]["levels"] == ["never", "former"]
+    smoking = frame["smoking"].value_counts()
+    assert meta["training"]["ranges"]["smoking"]["most_common"] == smoking.idxmax()
     assert meta["training"]["ranges"]["treatment"]["levels"] == ["anti-TNF", "anti-IL-17"]
     assert meta["treatment"] == {"column": "treatment", "options": ["anti-TNF", "anti-IL-17"]}
     assert meta["id"]["name"] == "pid"
@@ -434,3 +437,16 @@ def test_every_zoo_model_round_trips_through_the_allow_list(tmp_path, name):
     loaded, _ = load_model(study.paths.model)
     np.testing.assert_array_equal(loaded.predict_proba(frame[PREDICTORS]),
                                   pipeline.predict_proba(frame[PREDICTORS]))
+
+
+def test_most_common_level_must_be_a_seen_level(project):
+    from analysis.models.artifact import parse_metadata
+
+    _, study, _, _ = project
+    meta = json.loads((study.paths.model / "model.json").read_text())
+    meta["training"]["ranges"]["smoking"]["most_common"] = "current"  # not seen in training
+    with pytest.raises(ModelArtifactError, match="most_common: not one of the levels seen"):
+        parse_metadata(json.dumps(meta).encode())
+    del meta["training"]["ranges"]["smoking"]["most_common"]  # models saved before: still valid
+    del meta["training"]["ranges"]["age"]["median"]
+    assert parse_metadata(json.dumps(meta).encode())["training"]["ranges"]["age"]["p01"] > 0

@@ -391,12 +391,17 @@ def _training_range(values: pd.Series, var: Variable) -> dict[str, Any]:
         if x.size == 0:
             return {"kind": "numeric", "p01": None, "p99": None, "mean": None,
                     "n_missing": int(values.isna().sum())}
-        p01, p99 = np.percentile(x, [1, 99])
+        p01, p50, p99 = np.percentile(x, [1, 50, 99])
         return {"kind": "numeric", "p01": _rounded(p01, var), "p99": _rounded(p99, var),
-                "mean": float(x.mean()), "n_missing": int(values.isna().sum())}
+                "mean": float(x.mean()), "median": _rounded(p50, var),
+                "n_missing": int(values.isna().sum())}
     seen = {str(v) for v in values.dropna()}
     order = [lv for lv in (var.levels or ()) if lv in seen] + sorted(seen - set(var.levels or ()))
-    return {"kind": "categorical", "levels": order, "n_missing": int(values.isna().sum())}
+    counts = values.dropna().astype(str).value_counts()
+    # the most common level (ties: the first in codebook order): the prediction tool's default
+    most_common = next((lv for lv in order if counts.get(lv, 0) == counts.max()), None) if len(counts) else None
+    return {"kind": "categorical", "levels": order, "most_common": most_common,
+            "n_missing": int(values.isna().sum())}
 
 
 def _rounded(value: float, var: Variable) -> float:
@@ -925,7 +930,9 @@ def _check_training(meta) -> list[str]:
 def _numeric_range(rng, where: str, entry) -> list[str]:
     problems = _keys(rng, where, {"kind": _STR, "p01": (int, float, type(None)),
                                   "p99": (int, float, type(None)),
-                                  "mean": (int, float, type(None)), "n_missing": int})
+                                  "mean": (int, float, type(None)),
+                                  "median": (int, float, type(None)), "n_missing": int},
+                     optional=("median",))
     if problems:
         return problems
     if rng["kind"] != "numeric":
@@ -945,12 +952,15 @@ def _numeric_range(rng, where: str, entry) -> list[str]:
 
 
 def _categorical_range(rng, where: str, entry) -> list[str]:
-    problems = _keys(rng, where, {"kind": _STR, "levels": list, "n_missing": int})
+    problems = _keys(rng, where, {"kind": _STR, "levels": list, "most_common": _OPT_STR,
+                                  "n_missing": int}, optional=("most_common",))
     if problems:
         return problems
     if rng["kind"] != "categorical":
         return [f"{where}.kind: must be 'categorical' for a categorical predictor"]
     allowed = {str(v) for v in entry["levels"]}
+    if rng.get("most_common") is not None and rng["most_common"] not in rng["levels"]:
+        problems.append(f"{where}.most_common: not one of the levels seen in training")
     unknown = [str(v) for v in rng["levels"] if not isinstance(v, str) or v not in allowed]
     if unknown:
         problems.append(f"{where}.levels: {', '.join(_short(v, 40) for v in unknown[:5])} "
