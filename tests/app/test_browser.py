@@ -226,6 +226,13 @@ def test_displayed_probability_equals_predict_patients(servers, project, page):
     assert shown.inner_text() == f"{100 * want['probability']:.1f}%"
     # the main model carries no interval of its own yet
     assert page.inner_text("#probability-interval") == "interval not available"
+    # where the patient sits among the development cohort's predicted risks
+    from analysis.app.form import risk_position
+    from analysis.models.artifact import load_model
+
+    _, meta = load_model(project / "reports" / "tiny" / "model")
+    position = risk_position(float(want["probability"]), meta["training"]["risk_percentiles"])
+    assert position and page.inner_text("#risk-position") == position
 
 
 def test_treatment_options_are_listed_with_the_caveat(servers, project, page):

@@ -154,6 +154,11 @@ def test_metadata_matches_independent_summaries(project):
     assert "250.0" not in json.dumps(meta["training"]) and "0.3," not in json.dumps(meta["training"])
     # observed levels only, in codebook order
     assert meta["training"]["ranges"]["smoking"]["levels"] == ["never", "former"]
+    # the cohort's predicted risk, 5th to 95th percentile (3 decimals): the tool's "where you sit"
+    _, _, pipeline, _ = project
+    p = pipeline.predict_proba(frame[PREDICTORS])[:, 1]
+    assert meta["training"]["risk_percentiles"] == [round(float(v), 3)
+                                                    for v in np.percentile(p, range(5, 100, 5))]
     smoking = frame["smoking"].value_counts()
     assert meta["training"]["ranges"]["smoking"]["most_common"] == smoking.idxmax()
     assert meta["training"]["ranges"]["treatment"]["levels"] == ["anti-TNF", "anti-IL-17"]

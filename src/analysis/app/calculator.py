@@ -37,7 +37,7 @@ from typing import Any
 import pandas as pd
 
 from analysis import __version__
-from analysis.app.form import Field, form_fields, parse_inputs
+from analysis.app.form import Field, form_fields, parse_inputs, risk_position
 from analysis.errors import AnalysisError
 from analysis.models.artifact import CARD_FILE, FIT, load_model
 from analysis.models.predict import option_column, predict_patients
@@ -211,6 +211,9 @@ def _result_ui(row: pd.Series, meta: dict[str, Any], notes: list[str]):
         ui.p(interval if interval == NO_INTERVAL else f"95% interval {interval}",
              id="probability-interval"),
     ]
+    position = risk_position(p, (meta.get("training") or {}).get("risk_percentiles"))
+    if position:
+        parts.append(ui.p(position, id="risk-position"))
     if meta.get("treatment"):
         parts.append(_option_table(row, meta))
     texts = [w for w in str(row.get("warnings") or "").split("; ") if w.strip()] + notes

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["FORM_ID", "Field", "form_fields", "parse_inputs"]
+__all__ = ["FORM_ID", "Field", "form_fields", "parse_inputs", "risk_position"]
 
 #: Value of the id column (when the study has one) of the patient typed into the form.
 FORM_ID = "form"
@@ -318,3 +318,42 @@ def _range_message(f: Field, number: float) -> str:
     if f.min is not None:
         return f"{f.label} must be at least {_num(f.min)}{unit} {got}."
     return f"{f.label} must be at most {_num(f.max)}{unit} {got}."
+
+
+def risk_position(probability: float, percentiles) -> str | None:
+    """Where a predicted risk sits among the development cohort's predicted risks.
+
+    Parameters
+    ----------
+    probability : float
+    percentiles : sequence of float or None
+        ``training.risk_percentiles`` of model.json (the 5th, 10th, ..., 95th percentiles).
+
+    Returns
+    -------
+    str or None
+        A sentence, interpolating linearly between the stored percentiles; None without them.
+
+    Examples
+    --------
+    >>> pct = [0.05 * k for k in range(1, 20)]
+    >>> risk_position(0.52, pct)
+    'Higher than about 52% of the predicted risks in the development cohort.'
+    >>> risk_position(0.01, pct)
+    'Lower than 95% of the predicted risks in the development cohort.'
+    """
+    if not percentiles or not _finite(probability):
+        return None
+    levels = np.arange(5, 100, 5, dtype=float)
+    values = np.asarray(percentiles, dtype=float)
+    if values.size != levels.size:
+        return None
+    where = "of the predicted risks in the development cohort."
+    if probability < values[0]:
+        return f"Lower than 95% {where}"
+    if probability > values[-1]:
+        return f"Higher than 95% {where}"
+    # the highest percentile level not above the probability (ties: flat stretches)
+    share = float(np.interp(probability, values, levels)) if np.all(np.diff(values) > 0) else \
+        float(levels[np.searchsorted(values, probability, side="right") - 1])
+    return f"Higher than about {share:.0f}% {where}"

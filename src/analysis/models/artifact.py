@@ -66,11 +66,13 @@ __all__ = [
     "NOT_FIT",
     "ModelArtifactError",
     "ModelVersionWarning",
+    "RISK_PERCENTILES",
     "check_types",
     "load_model",
     "metadata_variables",
     "model_types",
     "parse_metadata",
+    "risk_percentiles",
     "save_model",
 ]
 
@@ -372,6 +374,7 @@ def _metadata(pipeline, study: Study, model_name, metrics, frame,
             "events": int((observed == 1).sum()),
             "rows": int(len(frame)),
             "ranges": ranges,
+            "risk_percentiles": risk_percentiles(pipeline, frame[list(study.predictors)]),
         },
         "treatment": treatment,
         # notebook 06 recalibrates a model whose cross-validated slope is out of range
@@ -382,6 +385,36 @@ def _metadata(pipeline, study: Study, model_name, metrics, frame,
         "metrics": None if metrics is None else _records(metrics),
         "versions": {"analysis": __version__, **_package_versions()},
     }
+
+
+#: Percentiles of the development cohort's predicted risk stored in ``model.json``.
+RISK_PERCENTILES = tuple(range(5, 100, 5))
+
+
+def risk_percentiles(pipeline, X: pd.DataFrame) -> list[float] | None:
+    """The 5th, 10th, ..., 95th percentiles of the model's predicted risk in development.
+
+    Rounded to 3 decimals (aggregates only): where a new patient's risk sits in the cohort's
+    distribution, as the prediction tool shows it.  ``None`` when the model cannot score the
+    development data.
+
+    Examples
+    --------
+    >>> from sklearn.dummy import DummyClassifier
+    >>> X = pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0]})
+    >>> risk_percentiles(DummyClassifier().fit(X, [0, 1, 1, 1]), X)[:2]
+    [0.75, 0.75]
+    """
+    try:
+        proba = np.asarray(pipeline.predict_proba(X), dtype=float)
+    except Exception:  # noqa: BLE001 - not every stored model scores its training frame
+        return None
+    classes = list(getattr(pipeline, "classes_", [0, 1]))
+    p = proba[:, classes.index(1) if 1 in classes else -1]
+    p = p[np.isfinite(p)]
+    if p.size == 0:
+        return None
+    return [round(float(v), 3) for v in np.percentile(p, RISK_PERCENTILES)]
 
 
 def _training_range(values: pd.Series, var: Variable) -> dict[str, Any]:
@@ -906,9 +939,17 @@ def _check_derivations(meta) -> list[str]:
 
 def _check_training(meta) -> list[str]:
     training = meta["training"]
-    problems = _keys(training, "training", {"n": int, "events": int, "rows": int, "ranges": dict})
+    problems = _keys(training, "training", {"n": int, "events": int, "rows": int, "ranges": dict,
+                                            "risk_percentiles": (list, type(None))},
+                     optional=("risk_percentiles",))
     if problems:
         return problems
+    risk = training.get("risk_percentiles")
+    if risk is not None and not (
+            len(risk) == len(RISK_PERCENTILES) and all(_is(v, _NUMBER) and 0 <= v <= 1 for v in risk)
+            and all(a <= b for a, b in zip(risk, risk[1:], strict=False))):
+        problems.append(f"training.risk_percentiles: must be {len(RISK_PERCENTILES)} non-decreasing "
+                        "probabilities")
     if not 0 <= training["events"] <= training["n"] <= training["rows"]:
         problems.append("training: needs 0 <= events <= n <= rows")
     ranges = training["ranges"]
