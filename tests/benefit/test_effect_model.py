@@ -203,3 +203,13 @@ def test_compare_benefit_models_rows_and_pairwise_weights():
     # two options: the pairwise weights are the overlap weights themselves
     np.testing.assert_allclose(pairwise_overlap_weights(scores, X["drug"], "b", "a"),
                                overlap_weights(scores, X["drug"], ["a", "b"]))
+
+
+def test_a_binary_treatment_read_as_float_matches_options_zero_and_one():
+    X, y, _ = simulate(300, 8)
+    X = X.assign(drug=(X["drug"] == "b").astype(float))  # 0.0 / 1.0, options "0" / "1"
+    t = TLearner(LogisticRegression(), column="drug", options=["0", "1"]).fit(X, y)
+    assert [int(m.n_features_in_) for m in t.estimators_] == [2, 2]
+    assert np.isfinite(t.predict_proba(X)).all()
+    probs = counterfactual_probabilities(t, X.head(5), "drug", ["0", "1"])
+    assert probs.notna().all().all()

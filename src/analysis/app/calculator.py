@@ -40,7 +40,7 @@ from analysis import __version__
 from analysis.app.form import Field, form_fields, parse_inputs, risk_position
 from analysis.errors import AnalysisError
 from analysis.models.artifact import CARD_FILE, FIT, load_model
-from analysis.models.predict import option_column, predict_patients
+from analysis.models.predict import option_name, predict_patients
 from analysis.study.config import Study, load_study
 
 __all__ = ["CAVEAT", "NOT_STORED", "create_app", "model_folder", "render_card", "serve"]
@@ -169,7 +169,7 @@ def _option_table(row: pd.Series, meta: dict[str, Any]):
     column = meta["treatment"]["column"]
     rows = []
     for option in options:
-        name = option_column(option).removeprefix("probability_")
+        name = option_name(option)
         prob = row.get(f"probability_{name}")
         if "benefit_" + name in row.index and _finite(row["benefit_" + name]):
             benefit = (f"{100 * row['benefit_' + name]:+.1f} points "

@@ -42,7 +42,6 @@ Examples
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
@@ -56,10 +55,12 @@ from analysis.benefit.propensity import (
     common_support,
     propensity_scores,
     score_propensity,
+    treatment_labels,
     within_support,
 )
 from analysis.errors import AnalysisError
 from analysis.models.flexible import RidgeLogisticCV
+from analysis.models.predict import option_name
 from analysis.models.zoo import ModelSpec, model_zoo
 from analysis.validation.resampling import fit_final
 
@@ -90,17 +91,6 @@ S_LEARNERS = ("logistic", "random_forest", "gradient_boosting")
 T_LEARNERS = ("flexible_logistic", "random_forest")
 #: Name of the effect model in tables.
 EFFECT_MODEL = "effect_model"
-
-
-def option_name(option) -> str:
-    """An option as a column-name suffix: non-alphanumerics become ``_``.
-
-    Examples
-    --------
-    >>> option_name("anti-integrin")
-    'anti_integrin'
-    """
-    return re.sub(r"[^0-9A-Za-z]", "_", str(option))
 
 
 def effect_interactions(treatment: Mapping, interactions=()) -> list[tuple[str, str]]:
@@ -224,7 +214,7 @@ class TLearner(ClassifierMixin, BaseEstimator):
         """Fit one clone of ``estimator`` per option."""
         y = np.asarray(y)
         self.classes_ = np.unique(y)
-        received = X[self.column].astype(str).to_numpy()
+        received = treatment_labels(X[self.column])
         rest = X.drop(columns=[self.column])
         self.estimators_ = []
         for option in self.options:
@@ -239,7 +229,7 @@ class TLearner(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Each row scored by the model of its option (unknown options: NaN)."""
         check_is_fitted(self, "estimators_")
-        received = X[self.column].astype(str).to_numpy()
+        received = treatment_labels(X[self.column])
         rest = X.drop(columns=[self.column])
         out = np.full((len(X), 2), np.nan)
         for option, model in zip(self.options, self.estimators_, strict=True):
@@ -309,7 +299,7 @@ def cross_fitted_counterfactuals(spec: ModelSpec, X: pd.DataFrame, y, column: st
         One column per option, rows as ``X`` (positional).
     """
     y = np.asarray(y).astype(int)
-    received = X[column].astype(str).to_numpy()
+    received = treatment_labels(X[column])
     strata = _strata(y, received)
     counts = np.bincount(strata)
     splits = int(min(n_splits, counts[counts > 0].min()))
@@ -407,7 +397,7 @@ class BenefitModel(ClassifierMixin, BaseEstimator):
         self.classes_ = np.unique(y)
         self.model_ = clone(self.estimator).fit(X, y)
         template = _fixed_penalty(self.model_)
-        received = X[self.column].astype(str).to_numpy()
+        received = treatment_labels(X[self.column])
         strata = _strata(y, received)
         rng = np.random.default_rng(self.seed)
         self.refits_ = []

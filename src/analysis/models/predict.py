@@ -59,7 +59,7 @@ from analysis.study.checks import validate_table
 from analysis.study.config import Study, Variable, load_study
 from analysis.study.paths import BENEFIT_FOLDER
 
-__all__ = ["UnvalidatedModelError", "add_predict_parser", "main", "option_column",
+__all__ = ["UnvalidatedModelError", "add_predict_parser", "main", "option_column", "option_name",
            "predict_patients", "range_warnings", "rejected_path", "score_valid_rows",
            "status_warning"]
 
@@ -420,6 +420,20 @@ def _positive_class(pipeline, X: pd.DataFrame) -> np.ndarray:
     return proba[:, col]
 
 
+def option_name(option) -> str:
+    """A treatment option as a column-name suffix: non-alphanumerics become ``_``.
+
+    Every per-option column (``probability_<o>``, ``ci_lower_<o>``, ``benefit_<o>``, ...)
+    uses it.
+
+    Examples
+    --------
+    >>> option_name("anti-integrin")
+    'anti_integrin'
+    """
+    return re.sub(r"[^0-9A-Za-z]", "_", str(option))
+
+
 def option_column(option) -> str:
     """Output column of one treatment option: ``probability_`` + option, non-alphanumerics as ``_``.
 
@@ -428,7 +442,7 @@ def option_column(option) -> str:
     >>> option_column("anti-TNF + MTX")
     'probability_anti_TNF___MTX'
     """
-    return "probability_" + re.sub(r"[^0-9A-Za-z]", "_", str(option))
+    return "probability_" + option_name(option)
 
 
 def range_warnings(X: pd.DataFrame, ranges: dict[str, dict[str, Any]]) -> list[str]:
