@@ -5,12 +5,14 @@ import pandas as pd
 import pytest
 from conftest import CODEBOOK, make_data
 from sklearn.base import clone
+from sklearn.calibration import _sigmoid_calibration
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import log_loss
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from analysis.models.tuning import grid_search
+from analysis.models.tuning import binary_log_loss, grid_search, platt_sigmoid
 from analysis.models.zoo import model_zoo
 
 
@@ -19,7 +21,7 @@ def full_zoo():
     return model_zoo(CODEBOOK, list(CODEBOOK), seed=3)
 
 
-@pytest.mark.parametrize("name", ["lasso", "elastic_net", "svm", "mlp", "gradient_boosting"])
+@pytest.mark.parametrize("name", ["lasso", "elastic_net", "mlp", "gradient_boosting"])
 def test_grid_search_equals_gridsearchcv(full_zoo, name):
     X, y = make_data(n=150, seed=7)
     X = X.reset_index(drop=True)
@@ -62,3 +64,53 @@ def test_grid_search_falls_back_to_gridsearchcv_for_preprocessing_grids():
     peer = GridSearchCV(clone(pipe), grid, scoring="neg_log_loss", cv=cv).fit(X, y)
     assert ours.params == peer.best_params_
     assert ours.score == pytest.approx(peer.best_score_)
+
+
+def test_binary_log_loss_equals_scikit_learn_including_clipped_edges():
+    y = np.array([0, 1, 1, 0, 1, 0])
+    p = np.array([0.0, 1.0, 0.3, 0.2, 0.999, 1.0])  # 0 and 1 are clipped, as sklearn does
+    assert binary_log_loss(y, p) == pytest.approx(log_loss(y, p), rel=1e-12)
+
+
+def test_platt_sigmoid_equals_scikit_learns_platt_fit():
+    rng = np.random.default_rng(4)
+    d = rng.normal(size=120)
+    y = (d + rng.normal(size=120) > 0.3).astype(int)
+    a, b = platt_sigmoid(d, y)
+    # scikit-learn's P = 1 / (1 + exp(A f + B)): A = -b, B = -a
+    peer_a, peer_b = _sigmoid_calibration(d, y)
+    assert (-b, -a) == pytest.approx((peer_a, peer_b), rel=1e-6, abs=1e-8)
+
+
+def test_svm_grid_scored_by_cross_fitted_platt_log_loss(full_zoo):
+    """Each grid point's score, recomputed by brute force with scikit-learn's own pieces."""
+    X, y = make_data(n=150, seed=7)
+    X = X.reset_index(drop=True)
+    spec = full_zoo["svm"]
+    cv = StratifiedKFold(3, shuffle=True, random_state=9)
+    ours = grid_search(spec.pipeline, spec.param_grid, X, y, cv)
+    preprocess, calibrated = spec.pipeline.steps[0][1], spec.pipeline.steps[1][1]
+    expected = {}
+    for C in spec.param_grid["model__estimator__C"]:
+        for gamma in spec.param_grid["model__estimator__gamma"]:
+            decisions, targets = [], []
+            for train, valid in cv.split(X, y):
+                pre = clone(preprocess).fit(X.iloc[train], y[train])
+                svc = clone(calibrated.estimator).set_params(C=C, gamma=gamma)
+                svc.fit(pre.transform(X.iloc[train]), y[train])
+                decisions.append(svc.decision_function(pre.transform(X.iloc[valid])))
+                targets.append(y[valid])
+            fold_losses = []
+            for k in range(len(decisions)):
+                A, B = _sigmoid_calibration(
+                    np.concatenate([d for j, d in enumerate(decisions) if j != k]),
+                    np.concatenate([t for j, t in enumerate(targets) if j != k]))
+                p = 1 / (1 + np.exp(A * decisions[k] + B))
+                fold_losses.append(log_loss(targets[k], p, labels=[0, 1]))
+            expected[(C, gamma)] = -float(np.mean(fold_losses))
+    best = max(expected, key=expected.get)
+    assert ours.params == {"model__estimator__C": best[0], "model__estimator__gamma": best[1]}
+    assert ours.score == pytest.approx(expected[best], rel=1e-5)
+    # the chosen point is refitted as the full Platt-scaled model, as GridSearchCV refits it
+    refit = clone(spec.pipeline).set_params(**ours.params).fit(X, y)
+    np.testing.assert_allclose(ours.estimator.predict_proba(X), refit.predict_proba(X), rtol=1e-12)

@@ -37,11 +37,11 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from scipy import stats
 from scipy.special import expit, logit
 from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold
+from statsmodels.discrete.discrete_model import Logit
 
 from analysis.errors import AnalysisError
 from analysis.evaluation.metrics import newcombe_difference
@@ -114,7 +114,7 @@ def _adjusted_differences(y, option, z, options, reference, alpha):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # separation shows as non-convergence: checked below
-            fit = sm.Logit(y, design).fit(disp=0, method="newton", maxiter=100)
+            fit = Logit(y, design).fit(disp=0, method="newton", maxiter=100)
     except Exception:  # noqa: BLE001 - separation or a singular design: no adjusted estimate
         return None
     if not fit.mle_retvals.get("converged", False):

@@ -16,6 +16,18 @@ SVM and the neural network 3-5 fold; the nested cross-validation and the bootstr
 which repeat tuned fits hundreds of times, gain the same.
 
 Any other grid (one reaching into the preprocessing) falls back to ``GridSearchCV``.
+
+A Platt-scaled model (``CalibratedClassifierCV(method="sigmoid", ensemble=False)``, the
+zoo's SVM) whose grid only touches the wrapped estimator is tuned the way
+``CalibratedClassifierCV`` itself calibrates: for each grid point the bare estimator is
+fitted once per inner fold, its decision values on the held-out parts are pooled, and each
+fold is scored by the log loss of a Platt sigmoid fitted on the *other* folds' held-out
+decision values (cross-fitted, so the sigmoid never sees the patients it scores).  That is
+one fit per fold and grid point instead of ``1 + cv`` nested fits (the calibrated model's
+own folds inside each inner fold): about six times fewer SVM fits per tuned fit on the
+zoo's grid, with the same criterion (inner-fold log loss of Platt-scaled probabilities).
+The chosen point is then refitted as the full ``CalibratedClassifierCV``, so the shipped
+model is exactly the one ``GridSearchCV`` would refit with those parameters.
 """
 
 from __future__ import annotations
@@ -26,13 +38,16 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
-from sklearn.metrics import log_loss
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.model_selection import GridSearchCV, ParameterGrid, StratifiedKFold
 from sklearn.pipeline import Pipeline
 
-__all__ = ["SearchResult", "grid_search"]
+from analysis.regression.fits import logistic_mle
+
+__all__ = ["SearchResult", "binary_log_loss", "grid_search", "platt_sigmoid"]
 
 _MODEL_PREFIX = "model__"
+_ESTIMATOR_PREFIX = "estimator__"
 
 
 @dataclass(frozen=True)
@@ -64,7 +79,68 @@ def _fold_cacheable(pipeline, grid: Mapping) -> bool:
 def _neg_log_loss(model, Z, y) -> float:
     proba = model.predict_proba(Z)
     # the scorer of GridSearchCV(scoring="neg_log_loss"): columns in classes_ order
-    return -float(log_loss(y, proba, labels=model.classes_))
+    return -binary_log_loss(np.asarray(y) == model.classes_[1], proba[:, 1])
+
+
+def binary_log_loss(y, p) -> float:
+    """Mean log loss of probabilities ``p`` of class 1, as :func:`sklearn.metrics.log_loss`.
+
+    The same clipping (``p`` into ``[eps, 1 - eps]`` with the machine epsilon of its dtype)
+    and the same value to rounding error, without the input validation that made the
+    metric a tenth of a tuned fit's time on a few hundred patients.
+
+    Examples
+    --------
+    >>> from sklearn.metrics import log_loss
+    >>> y, p = np.array([0, 1, 1, 0]), np.array([0.1, 0.8, 0.6, 0.4])
+    >>> bool(np.isclose(binary_log_loss(y, p), log_loss(y, p)))
+    True
+    """
+    p = np.asarray(p, dtype=float)
+    eps = np.finfo(p.dtype).eps
+    p = np.clip(p, eps, 1 - eps)
+    y = np.asarray(y, dtype=bool)
+    return float(-np.mean(np.where(y, np.log(p), np.log1p(-p))))
+
+
+def _platt_cacheable(model, model_params: Mapping) -> bool:
+    return (isinstance(model, CalibratedClassifierCV) and model.method == "sigmoid"
+            and not model.ensemble and model.estimator is not None
+            and hasattr(model.estimator, "decision_function")
+            and all(key.startswith(_ESTIMATOR_PREFIX) for key in model_params))
+
+
+def platt_sigmoid(decision, y) -> np.ndarray:
+    """Platt's sigmoid ``P(y=1) = 1 / (1 + exp(-(a + b * decision)))``: returns ``(a, b)``.
+
+    Fitted by maximum likelihood on Platt's (1999) smoothed targets ``(N+ + 1) / (N+ + 2)``
+    for events and ``1 / (N- + 2)`` for non-events, as ``CalibratedClassifierCV`` does.
+
+    Examples
+    --------
+    >>> a, b = platt_sigmoid(np.array([-2.0, -1.0, 0.5, 1.0, 2.0, -0.5]), np.array([0, 0, 1, 1, 1, 1]))
+    >>> bool(b > 0)
+    True
+    """
+    decision = np.asarray(decision, dtype=float)
+    y = np.asarray(y, dtype=bool)
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    target = np.where(y, (n_pos + 1.0) / (n_pos + 2.0), 1.0 / (n_neg + 2.0))
+    beta, _ = logistic_mle(np.column_stack([np.ones(len(decision)), decision]), target,
+                           covariance=False)
+    return beta
+
+
+def _platt_fold_scores(decisions: list[np.ndarray], targets: list[np.ndarray]) -> list[float]:
+    """Negative log loss of each fold under a sigmoid fitted on the other folds."""
+    scores = []
+    for k, (decision, y) in enumerate(zip(decisions, targets, strict=True)):
+        other_d = np.concatenate([d for j, d in enumerate(decisions) if j != k])
+        other_y = np.concatenate([t for j, t in enumerate(targets) if j != k])
+        a, b = platt_sigmoid(other_d, other_y)
+        p = 1.0 / (1.0 + np.exp(-(a + b * decision)))
+        scores.append(-binary_log_loss(y, p))
+    return scores
 
 
 def grid_search(
@@ -133,6 +209,9 @@ def grid_search(
     scores = np.full(len(candidates), np.nan)
     for i, params in enumerate(candidates):
         model_params = {key[len(_MODEL_PREFIX):]: value for key, value in params.items()}
+        if _platt_cacheable(model, model_params):
+            scores[i] = _platt_score(model, model_params, folds)
+            continue
         fold_scores = []
         for Z_train, y_train, Z_valid, y_valid in folds:
             try:
@@ -149,3 +228,17 @@ def grid_search(
     params = dict(candidates[best])
     estimator = clone(pipeline).set_params(**params).fit(X, y)
     return SearchResult(estimator, params, float(scores[best]))
+
+
+def _platt_score(model, model_params: Mapping, folds) -> float:
+    """Mean inner-fold log loss (negated) of the Platt-scaled estimator at one grid point."""
+    estimator_params = {key[len(_ESTIMATOR_PREFIX):]: value for key, value in model_params.items()}
+    decisions, targets = [], []
+    try:
+        for Z_train, y_train, Z_valid, y_valid in folds:
+            base = clone(model.estimator).set_params(**estimator_params).fit(Z_train, y_train)
+            decisions.append(np.asarray(base.decision_function(Z_valid), dtype=float))
+            targets.append(np.asarray(y_valid) == base.classes_[1])
+        return float(np.mean(_platt_fold_scores(decisions, targets)))
+    except (ValueError, ArithmeticError, np.linalg.LinAlgError):
+        return float("nan")

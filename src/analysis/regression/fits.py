@@ -11,9 +11,10 @@ import pandas as pd
 import scipy.linalg
 import scipy.optimize
 import scipy.stats
-import statsmodels.api as sm
-from firthmodels import FirthLogisticRegression
 from scipy.special import expit
+from statsmodels.genmod import families
+from statsmodels.genmod.generalized_linear_model import GLM
+from statsmodels.regression.linear_model import OLS
 from statsmodels.tools.sm_exceptions import (
     ConvergenceWarning,
     PerfectSeparationError,
@@ -186,7 +187,7 @@ def fit_logistic(X: pd.DataFrame, y: np.ndarray, outcome: str, warn: bool = True
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            result = sm.GLM(y, A, family=sm.families.Binomial()).fit(maxiter=100)
+            result = GLM(y, A, family=families.Binomial()).fit(maxiter=100)
             fit = unpack_statsmodels(result, len(y), separated)
         except (PerfectSeparationError, np.linalg.LinAlgError, ValueError):
             sm_separation = True
@@ -294,6 +295,10 @@ def fit_firth(X: pd.DataFrame, y, outcome: str = "outcome", alpha: float = 0.05,
     problems = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        # imported here: firthmodels (and the pydantic it pulls in) costs about a second
+        # of start-up in every notebook, and only the separated fits need it
+        from firthmodels import FirthLogisticRegression
+
         model = FirthLogisticRegression(backend="numpy", max_iter=100, gtol=1e-6, xtol=1e-6)
         model.fit(Z, y)
         slopes = np.asarray(model.coef_, dtype=float) / scale
@@ -333,7 +338,7 @@ def fit_linear(X: pd.DataFrame, y: np.ndarray, outcome: str) -> ModelFit:
         raise AnalysisError(
             f"linear model for '{outcome}': {len(y)} complete rows for {A.shape[1]} parameters"
         )
-    result = sm.OLS(y, A).fit()
+    result = OLS(y, A).fit()
     return unpack_statsmodels(result, len(y), np.zeros(A.shape[1], dtype=bool))
 
 
@@ -377,7 +382,7 @@ def profile_likelihood_ci(X, y, index: int, alpha: float = 0.05) -> tuple[float,
     y = np.asarray(y, dtype=float)
     A = np.column_stack([np.ones(len(X)), X])
     j = index + 1
-    full = sm.GLM(y, A, family=sm.families.Binomial()).fit()
+    full = GLM(y, A, family=families.Binomial()).fit()
     beta, se, llf = float(full.params[j]), float(full.bse[j]), float(full.llf)
     others = np.delete(A, j, axis=1)
     start = np.delete(np.asarray(full.params), j)
@@ -387,7 +392,7 @@ def profile_likelihood_ci(X, y, index: int, alpha: float = 0.05) -> tuple[float,
     def excess(b: float) -> float:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            fit = sm.GLM(y, others, family=sm.families.Binomial(), offset=b * xj).fit(
+            fit = GLM(y, others, family=families.Binomial(), offset=b * xj).fit(
                 start_params=start
             )
             profile_llf = float(fit.llf)
