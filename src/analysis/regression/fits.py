@@ -467,15 +467,16 @@ def logistic_mle(X: np.ndarray, y: np.ndarray, offset: np.ndarray | None = None,
     pen = np.zeros(k) if penalty is None else np.asarray(penalty, dtype=float)
     beta = np.zeros(k) if start is None else np.array(start, dtype=float)
 
-    def nll(b):
-        eta = off + X @ b
+    def objective(eta, b):
         return float(np.sum(np.logaddexp(0.0, eta) - y * eta) + 0.5 * np.sum(pen * b * b))
 
-    current = nll(beta)
+    diagonal = np.diag_indices(k)
+    eta = off + X @ beta
+    current = objective(eta, beta)
     for _ in range(200):
-        mu = expit(off + X @ beta)
-        w = mu * (1 - mu)
-        info = X.T @ (X * w[:, None]) + np.diag(pen)
+        mu = expit(eta)
+        info = (X.T * (mu * (1 - mu))) @ X
+        info[diagonal] += pen
         try:
             step = np.linalg.solve(info, X.T @ (y - mu) - pen * beta)
         except np.linalg.LinAlgError:
@@ -484,13 +485,14 @@ def logistic_mle(X: np.ndarray, y: np.ndarray, offset: np.ndarray | None = None,
                 "model has no finite maximum-likelihood estimate"
             ) from None
         t = 1.0
-        while True:
-            candidate = nll(beta + t * step)
+        while True:  # step halving; the linear predictor of the accepted step is kept
+            candidate_beta = beta + t * step
+            candidate_eta = off + X @ candidate_beta
+            candidate = objective(candidate_eta, candidate_beta)
             if candidate <= current + 1e-12 * abs(current) or t < 1e-10:
                 break
             t /= 2
-        beta = beta + t * step
-        current = candidate
+        beta, eta, current = candidate_beta, candidate_eta, candidate
         if np.max(np.abs(t * step)) < tol * (1 + np.max(np.abs(beta))):
             break
     else:
