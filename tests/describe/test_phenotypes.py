@@ -20,14 +20,19 @@ from statsmodels.stats.proportion import proportion_confint  # noqa: E402
 from analysis.describe.phenotypes import (  # noqa: E402
     OUTCOME_COLUMNS,
     PROFILE_COLUMNS,
+    SELECTION_COLUMNS,
     STABILITY_COLUMNS,
+    TRUTH_COLUMNS,
+    VARIABLE_COLUMNS,
     PhenotypeModel,
     cluster_profiles,
     cluster_stability,
     fit_phenotypes,
     outcome_by_cluster,
     phenotype_matrix,
+    phenotype_variables,
     select_clusters,
+    truth_agreement,
 )
 from analysis.errors import AnalysisError  # noqa: E402
 from analysis.plots.phenotypes import (  # noqa: E402
@@ -127,10 +132,19 @@ def test_matrix_rejects_bad_input(cohort):
 
 # --------------------------------------------------------------------------- selection and fit
 def test_bic_picks_the_planted_three(selection):
-    assert selection.columns.tolist() == ["k", "bic", "silhouette"]
+    assert selection.columns.tolist() == list(SELECTION_COLUMNS)
+    assert selection.columns.tolist()[:3] == ["k", "bic", "silhouette"]  # the public interface
     assert selection["k"].tolist() == [1, 2, 3, 4, 5, 6]
     assert selection.attrs["k"] == 3
     assert selection.attrs["rule"] == "minimum BIC"
+    assert selection["chosen"].tolist() == [False, False, True, False, False, False]
+    assert selection["converged"].all()
+    # the BIC curve is -2 logL + parameters x log n, the parameters of the mixed-type model:
+    # (k - 1) weights, 2 x 5 Gaussian parameters, 1 + 1 + 2 category probabilities per class
+    np.testing.assert_array_equal(selection["n_parameters"], [15 * k - 1 for k in range(1, 7)])
+    np.testing.assert_allclose(
+        selection["bic"], -2 * selection["log_likelihood"] + selection["n_parameters"] * np.log(200))
+    assert np.isnan(selection["entropy"].iloc[0]) and selection["entropy"].iloc[1:].between(0, 1).all()
     assert np.isnan(selection["silhouette"].iloc[0])
     assert selection["silhouette"].iloc[1:].between(-1, 1).all()
 
@@ -301,3 +315,106 @@ def test_plots_return_figures(cohort, model, selection):
     assert np.dot(n, z.loc["das28"].to_numpy()) == pytest.approx(0, abs=1e-9)
     with pytest.raises(AnalysisError):
         plot_cluster_selection(pd.DataFrame({"k": [1]}))
+
+
+# --------------------------------------------------------------------------- transforms
+def test_variables_table_records_margins_transforms_and_the_rule(cohort):
+    t = phenotype_variables(cohort[0], VARS, CODEBOOK)
+    assert t.columns.tolist() == list(VARIABLE_COLUMNS)
+    assert t["variable"].tolist() == VARS
+    rows = t.set_index("variable")
+    assert rows.loc["crp", "transform"] == "log1p" and rows.loc["crp", "rule"].startswith("declared")
+    assert rows.loc["crp", "n_missing"] == 8 and rows.loc["acpa", "n_missing"] == 5
+    # undeclared: the skewness rule decides (das28, haq and age are symmetric)
+    for name in ("das28", "haq", "age"):
+        assert rows.loc[name, "transform"] == "none"
+        assert abs(rows.loc[name, "skewness"]) <= 0.5
+    assert rows.loc["swollen", "skewness"] == pytest.approx(stats.skew(cohort[0]["swollen"]))
+    assert (rows.loc["swollen", "transform"] == "log1p") == (
+        rows.loc["swollen", "skewness"] > 0.5
+        and abs(stats.skew(np.log1p(cohort[0]["swollen"]))) < rows.loc["swollen", "skewness"])
+    assert rows.loc["acpa", "margin"] == "categorical (2 levels)"
+    assert rows.loc["prior_b", "margin"] == "categorical (3 levels)"
+    assert rows.loc["prior_b", "transform"] == ""
+    # Sheppard's floor of an integer: (f(min + 1) - f(min))^2 / 12 on the standardised scale
+    x = cohort[0]["swollen"].to_numpy(float)
+    f = np.log1p if rows.loc["swollen", "transform"] == "log1p" else (lambda v: v)
+    floor = (f(x.min() + 1) - f(x.min())) ** 2 / 12 / f(x).var()
+    assert rows.loc["swollen", "variance_floor"] == pytest.approx(max(0.01, floor))
+    assert rows.loc["das28", "variance_floor"] == 0.01
+
+
+def test_transform_rule_on_known_shapes():
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"lab": rng.lognormal(2, 1, 300), "neg": rng.normal(0, 1, 300) ** 3,
+                       "sym": rng.normal(50, 5, 300), "root": rng.lognormal(2, 1, 300)})
+    book = {"lab": {"type": "numeric"}, "neg": {"type": "numeric"}, "sym": {"type": "numeric"},
+            "root": {"type": "numeric", "transform": "sqrt"}}
+    t = phenotype_variables(df, list(book), book).set_index("variable")
+    assert t["transform"].tolist() == ["log1p", "none", "none", "sqrt"]
+    assert t.loc["neg", "rule"] == "has negative values"
+    assert t.loc["sym", "rule"] == "skewness <= 0.5"
+    assert t.loc["lab", "skewness_transformed"] == pytest.approx(stats.skew(np.log1p(df["lab"])))
+    with pytest.raises(AnalysisError, match="sqrt"):
+        phenotype_variables(df.assign(root=-1.0), ["root", "lab"], book)
+
+
+def test_missing_values_need_no_imputation_in_the_model(cohort, model):
+    row = cohort[0].iloc[[0]].copy()
+    row.loc[:, ["crp", "acpa", "prior_b"]] = np.nan
+    proba = model.predict_proba(row)
+    assert np.isfinite(proba).all() and proba.sum() == pytest.approx(1.0)
+
+
+# --------------------------------------------------------------------------- truth
+def test_truth_agreement_by_hand():
+    t = truth_agreement([1, 1, 2, 2], ["a", "a", "b", "b"])
+    assert t.columns.tolist() == list(TRUTH_COLUMNS)
+    assert t.iloc[0][["n", "clusters", "true_groups", "adjusted_rand_index"]].tolist() == [4, 2, 2, 1.0]
+    t = truth_agreement([1, 2, 1, 2, 3], ["a", "a", "b", "b", None])  # unknown truth left out
+    assert t["n"].item() == 4 and t["adjusted_rand_index"].item() == pytest.approx(-0.5)
+    with pytest.raises(AnalysisError, match="one value per label"):
+        truth_agreement([1, 2], ["a"])
+
+
+@pytest.fixture(scope="module")
+def ra_demo(tmp_path_factory):
+    """The shipped ra-refractory demo cohort, prepared, with its planted phenotypes."""
+    from conftest import study_from_cohort
+
+    from analysis.study.prepare import prepare_cohort
+    from analysis.synthetic import ra_refractory as gen
+
+    raw = gen.simulate()
+    study = study_from_cohort(tmp_path_factory.mktemp("ra"), gen.NAME, raw)
+    cohort = prepare_cohort(study).cohort
+    truth = cohort[[study.id]].merge(raw.truth[[study.id, "true_phenotype"]], how="left")
+    return study, cohort, truth["true_phenotype"].to_numpy()
+
+
+def test_ra_demo_cohort_recovers_the_planted_phenotypes(ra_demo):
+    """The issue's check: BIC finds the generator's three subtypes, with ARI >= 0.6."""
+    study, cohort, truth = ra_demo
+    phen = study.phenotypes
+    variables, book = list(phen["variables"]), study.codebook(list(phen["variables"]))
+    selection = select_clusters(cohort, variables, book,
+                                k_range=range(1, phen["max_clusters"] + 1), seed=study.seed)
+    assert selection.attrs["k"] == 3
+    model = fit_phenotypes(cohort, variables, book, k=3, seed=study.seed)
+    agreement = truth_agreement(model.labels_, truth)
+    assert agreement["adjusted_rand_index"].item() >= 0.6
+    transforms = phenotype_variables(cohort, variables, book).set_index("variable")["transform"]
+    assert transforms[["crp_mg_l_m0", "esr_mm_h_m0", "tjc28_m0", "sjc28_m0"]].eq("log1p").all()
+    assert transforms[["pain_vas_m0", "haq_di_m0"]].eq("none").all()
+
+
+def test_ra_demo_likelihood_equals_stepmix(ra_demo):
+    """Golden values: StepMix 3.0.0 (``gaussian_diag`` + ``binary`` measurement, n_init=10,
+    random_state=0) reaches the same maximum log-likelihood on the same standardised data
+    (its variance regularisation 1e-6; no floor binds at these optima)."""
+    study, cohort, _ = ra_demo
+    variables = list(study.phenotypes["variables"])
+    book = study.codebook(variables)
+    for k, stepmix in ((3, -2098.234584119624), (4, -2048.2833294326783)):
+        model = fit_phenotypes(cohort, variables, book, k=k, seed=0)
+        assert model.log_likelihood_ == pytest.approx(stepmix, abs=1e-4)

@@ -1,59 +1,48 @@
-"""Data-driven phenotypes: Gaussian-mixture clusters of mixed-type patient data.
+"""Data-driven phenotypes: latent classes of mixed-type patient data.
 
 The workflow, each step a pure function returning a tidy table (or a fitted model):
 
-* :func:`phenotype_matrix` - the standardised numeric matrix the clustering sees;
-* :func:`select_clusters` - BIC and silhouette for each number of clusters ``k``,
-  the chosen ``k`` (minimum BIC) in ``attrs["k"]``;
+* :func:`phenotype_variables` - how each variable enters the model: its margin, its
+  transform and the rule that chose it, its variance floor;
+* :func:`select_clusters` - BIC (with log-likelihood, parameters, entropy) and silhouette
+  for each number of clusters ``k``, the chosen ``k`` (minimum BIC) in ``attrs["k"]`` and
+  the ``chosen`` column;
 * :func:`fit_phenotypes` - the :class:`PhenotypeModel` (scikit-learn style), with
   clusters numbered by size (1 = largest) so that runs are reproducible;
 * :func:`cluster_stability` - Hennig's (2007) bootstrap Jaccard stability;
 * :func:`cluster_profiles` - what each cluster looks like (raw scale);
-* :func:`outcome_by_cluster` - response rates per cluster with exact CIs and a test.
+* :func:`outcome_by_cluster` - response rates per cluster with exact CIs and a test;
+* :func:`truth_agreement` - the adjusted Rand index against known phenotypes (a check on
+  simulated data only);
+* :func:`phenotype_matrix` - the standardised, imputed numeric matrix (FAMD scaling) on
+  which the silhouette is measured.
 
-Mixed-type standardisation (:func:`phenotype_matrix`)
------------------------------------------------------
-* numeric / integer: ``log1p`` first when the codebook says ``transform: log``
-  (values must be > -1), missing values imputed by the median, then z-scored
-  (mean 0, population SD 1; a constant column becomes 0).
-* binary (0/1): missing values imputed by the mode, then z-scored as well,
-  ``(x - p) / sqrt(p (1 - p))``, so a binary variable carries the same total
-  variance (1) as a numeric one.
-* categorical with ``L`` levels: one indicator per codebook level (missing
-  values imputed by the modal level), each centred and divided by
-  ``sqrt(p_l)``: the standardisation of factor analysis of mixed data (FAMD,
-  Pages 2004). The block's total variance is ``sum(1 - p_l) = L - 1``, its
-  degrees of freedom; for ``L = 2`` it equals the binary z-score.
+The model (:class:`analysis.regression.mixture.LatentClassMixture`)
+------------------------------------------------------------------
+A latent class (latent profile) model with local independence, fitted by EM from several
+seeded starts: continuous variables have Gaussian margins (a mean and a variance per
+class), binary and categorical variables categorical margins (a proportion per level and
+class), as in poLCA, Mplus or StepMix (it reaches the same maximum likelihood as StepMix
+3.0 on the ra-refractory demo cohort). A binary variable therefore informs the classes
+through its class proportions, never through a Gaussian spike on 0/1 values, and missing
+values drop out of a patient's likelihood (no imputation; valid when missing at random).
 
-So every variable weighs in proportion to its degrees of freedom in the
-Euclidean distance (used by the silhouette).
+Continuous variables (numeric and integer):
 
-Variance floors (the mixture)
------------------------------
-The diagonal Gaussian mixture is invariant to rescaling a feature except
-through its variance floor, and that floor is what makes it usable on mixed
-data. Indicators are discrete: a component concentrated on one value of an
-indicator (or an integer count) has a vanishing variance and an unbounded
-likelihood, and BIC would then split patients by indicator values - even in
-pure noise - rather than by phenotype. The within-cluster variance of each
-feature is therefore floored at the variance the feature cannot resolve:
+* transform: the codebook's ``transform`` when declared (``log`` and ``log1p`` both mean
+  ``log1p``, the shifted log that accepts zeros; ``sqrt``; ``none``); otherwise the rule
+  :data:`SKEW_RULE`: ``log1p`` when the variable is non-negative, its sample skewness
+  exceeds :data:`SKEW_THRESHOLD` (0.5, moderately right-skewed) and ``log1p`` brings the
+  skewness closer to 0 (skewed labs and joint counts), else none. The choice, the rule and
+  both skewnesses are in :func:`phenotype_variables`.
+* then centred and scaled to unit variance (observed values);
+* within-class variance floor: :data:`VARIANCE_FLOOR` (1%) of the variable's variance and,
+  for an integer variable, Sheppard's rounding variance of its smallest observed value on
+  the transformed scale, ``(f(x_min + 1) - f(x_min))^2 / 12`` (if larger). The floor keeps
+  the likelihood bounded (no class collapses onto one value of a count) and EM monotone.
 
-* binary and categorical indicators: 0.25 on the 0/1 scale, the largest
-  variance of a 0/1 variable, so an indicator informs the clustering through
-  its cluster means (as in a latent-class model) and never through a spike;
-* integer variables without a transform: Sheppard's rounding variance 1/12
-  in their own units (if larger than the general floor);
-* every numeric feature: :data:`VARIANCE_FLOOR` (1%) of its variance.
-
-This is done exactly by fitting :class:`sklearn.mixture.GaussianMixture`
-(``covariance_type="diag"``) with ``reg_covar=1`` to the matrix divided
-column-wise by the square root of the floors; reported BICs are converted back
-to the scale of :func:`phenotype_matrix` (a constant shift, the same for every
-``k``).
-
-Conventions: clusters are the integers ``1..k``; ``labels`` arguments are
-aligned with the rows of ``frame``; bad input raises
-:class:`~analysis.errors.AnalysisError`.
+Conventions: clusters are the integers ``1..k``; ``labels`` arguments are aligned with the
+rows of ``frame``; bad input raises :class:`~analysis.errors.AnalysisError`.
 """
 
 from __future__ import annotations
@@ -66,14 +55,18 @@ from scipy import stats
 
 from analysis.errors import AnalysisError
 from analysis.evaluation.metrics import proportion_ci
+from analysis.regression.mixture import LatentClassMixture
 from analysis.validators import check_alpha
 
 __all__ = [
     "OUTCOME_COLUMNS",
     "PROFILE_COLUMNS",
+    "SELECTION_COLUMNS",
+    "SKEW_RULE",
+    "SKEW_THRESHOLD",
     "STABILITY_COLUMNS",
-    "INDICATOR_FLOOR",
-    "ROUNDING_FLOOR",
+    "TRUTH_COLUMNS",
+    "VARIABLE_COLUMNS",
     "VARIANCE_FLOOR",
     "PhenotypeModel",
     "cluster_profiles",
@@ -81,25 +74,34 @@ __all__ = [
     "fit_phenotypes",
     "outcome_by_cluster",
     "phenotype_matrix",
+    "phenotype_variables",
     "select_clusters",
+    "truth_agreement",
 ]
 
-#: Floor of the within-cluster variance of a numeric feature, as a share of its variance.
+#: Floor of the within-class variance of a continuous variable, as a share of its variance.
 VARIANCE_FLOOR = 0.01
-#: Floor of the within-cluster variance of a 0/1 indicator on the 0/1 scale (Bernoulli maximum).
-INDICATOR_FLOOR = 0.25
-#: Sheppard's rounding variance of an integer variable, in its units.
-ROUNDING_FLOOR = 1 / 12
+#: Sample skewness above which an undeclared non-negative variable is considered for log1p.
+SKEW_THRESHOLD = 0.5
+#: The transform rule for variables whose codebook entry declares none.
+SKEW_RULE = (f"log1p if non-negative, skewness > {SKEW_THRESHOLD} and log1p brings the "
+             "skewness closer to 0")
 #: Jaccard thresholds of Hennig (2007): stable, shows a pattern, unstable below.
 STABLE, PATTERN = 0.75, 0.6
+SELECTION_COLUMNS = ("k", "bic", "silhouette", "log_likelihood", "n_parameters", "entropy",
+                     "converged", "chosen")
+VARIABLE_COLUMNS = ("variable", "type", "margin", "transform", "rule", "skewness",
+                    "skewness_transformed", "n_missing", "variance_floor")
 PROFILE_COLUMNS = ("variable", "level", "cluster", "n", "summary", "mean", "sd",
                    "median", "q1", "q3", "count", "percent")
 STABILITY_COLUMNS = ("cluster", "n", "mean_jaccard", "sd", "ci_lower", "ci_upper",
                      "dissolved", "n_boot", "verdict")
 OUTCOME_COLUMNS = ("cluster", "outcome", "n", "events", "proportion", "ci_lower",
                    "ci_upper", "p_value", "method")
+TRUTH_COLUMNS = ("n", "clusters", "true_groups", "adjusted_rand_index", "method")
 _NUMERIC = frozenset({"numeric", "integer"})
 _TYPES = _NUMERIC | {"binary", "categorical"}
+_FUNCTIONS = {"none": lambda x: x, "log1p": np.log1p, "sqrt": np.sqrt}
 
 
 # --------------------------------------------------------------------------- input checks
@@ -190,30 +192,79 @@ def _check_k(k, n: int, what: str = "k") -> int:
     return int(k)
 
 
+# --------------------------------------------------------------------------- transforms
+def _skew(x: np.ndarray) -> float:
+    x = x[~np.isnan(x)]
+    if len(np.unique(x)) < 3:
+        return np.nan
+    return float(stats.skew(x))
+
+
+def _choose_transform(name: str, x: np.ndarray, declared) -> tuple[str, str]:
+    """(transform, rule) of a continuous variable: the codebook's, else :data:`SKEW_RULE`."""
+    obs = x[~np.isnan(x)]
+    if declared not in (None, ""):
+        if declared in ("log", "log1p"):
+            if (obs <= -1).any():
+                raise AnalysisError(f"variable '{name}': transform '{declared}' (log1p) needs values > -1")
+            return "log1p", f"declared in the codebook ({declared}, as log1p)"
+        if declared == "sqrt":
+            if (obs < 0).any():
+                raise AnalysisError(f"variable '{name}': transform 'sqrt' needs values >= 0")
+            return "sqrt", "declared in the codebook"
+        if declared == "none":
+            return "none", "declared in the codebook"
+        raise AnalysisError(f"variable '{name}': unknown transform {declared!r} "
+                            "(log, log1p, sqrt or none)")
+    skew = _skew(x)
+    if (obs < 0).any():
+        return "none", "has negative values"
+    if not skew > SKEW_THRESHOLD:
+        return "none", f"skewness <= {SKEW_THRESHOLD}"
+    if abs(_skew(np.log1p(x))) < abs(skew):
+        return "log1p", f"skewness > {SKEW_THRESHOLD}, reduced by log1p"
+    return "none", "log1p does not reduce the skewness"
+
+
 # --------------------------------------------------------------------------- standardisation
 class _Standardiser:
-    """Learns the imputation and scaling of :func:`phenotype_matrix`; applies it to new rows."""
+    """Learns transforms, scaling and imputation from the fitting rows; applies them to new rows.
+
+    ``mixture_data`` gives the latent class model's input (continuous variables transformed
+    and standardised, categories as codes, NaN where missing); ``matrix`` the imputed FAMD
+    matrix of :func:`phenotype_matrix`.
+    """
 
     def __init__(self, variables, codebook):
         self.variables = list(variables)
         self.codebook = codebook
 
     def fit(self, frame):
-        self.steps_ = []
-        names, floors = [], []
+        self.steps_, self.info_ = [], []
+        names, floors, levels = [], [], []
         for name in self.variables:
             vtype = self.codebook[name]["type"]
             if vtype in _NUMERIC:
-                x = self._numeric(frame, name)
-                centre = float(np.nanmedian(x))
-                filled = np.where(np.isnan(x), centre, x)
-                sd = float(filled.std())
-                scale = sd if sd > 0 else 1.0
-                self.steps_.append((name, "numeric", centre, float(filled.mean()), scale))
+                raw = _numeric(frame, self.codebook, name).to_numpy()
+                transform, rule = _choose_transform(name, raw, self.codebook[name].get("transform"))
+                x = _FUNCTIONS[transform](raw)
+                mean, sd = float(np.nanmean(x)), float(np.nanstd(x))
+                sd = sd if sd > 0 else 1.0
+                median = float(np.nanmedian(x))
+                filled = np.where(np.isnan(x), median, x)
+                fsd = float(filled.std())
                 floor = VARIANCE_FLOOR
-                if vtype == "integer" and self.codebook[name].get("transform") in (None, "", "none"):
-                    floor = max(floor, ROUNDING_FLOOR / scale**2)
+                if vtype == "integer":
+                    low = float(np.nanmin(raw))
+                    f = _FUNCTIONS[transform]
+                    floor = max(floor, float((f(low + 1.0) - f(low)) ** 2 / 12 / sd**2))
+                self.steps_.append((name, "numeric", transform, (mean, sd),
+                                    (median, float(filled.mean()), fsd if fsd > 0 else 1.0)))
+                self.info_.append((name, vtype, "Gaussian", transform, rule, _skew(raw),
+                                   _skew(x) if transform != "none" else np.nan,
+                                   int(np.isnan(raw).sum()), floor))
                 floors.append(floor)
+                levels.append(0)
                 names.append(name)
             elif vtype == "binary":
                 x = _binary(frame, name).to_numpy()
@@ -221,67 +272,89 @@ class _Standardiser:
                 mode = float(obs.mean() >= 0.5)  # a tie imputes 1
                 p = float(np.where(np.isnan(x), mode, x).mean())
                 sd = np.sqrt(p * (1 - p))
-                scale = sd if sd > 0 else 1.0
-                self.steps_.append((name, "binary", mode, p, scale))
-                floors.append(INDICATOR_FLOOR / scale**2)
+                self.steps_.append((name, "binary", None, None, (mode, p, sd if sd > 0 else 1.0)))
+                self.info_.append((name, vtype, "categorical (2 levels)", "", "", np.nan, np.nan,
+                                   int(np.isnan(x).sum()), np.nan))
+                levels.append(2)
                 names.append(name)
             else:
-                levels, keys = _categorical(frame, self.codebook, name)
+                cats, keys = _categorical(frame, self.codebook, name)
                 counts = keys.value_counts()
-                mode = max(levels, key=lambda lv: (counts.get(lv, 0), -levels.index(lv)))
+                mode = max(cats, key=lambda lv: (counts.get(lv, 0), -cats.index(lv)))
                 filled = keys.fillna(mode).to_numpy()
-                props = np.array([np.mean(filled == lv) for lv in levels])
-                self.steps_.append((name, "categorical", mode, levels, props))
-                names += [f"{name}[{lv}]" for lv in levels]
-                floors += [INDICATOR_FLOOR / p if p > 0 else 1.0 for p in props]
+                props = np.array([np.mean(filled == lv) for lv in cats])
+                self.steps_.append((name, "categorical", cats, None, (mode, props, None)))
+                self.info_.append((name, vtype, f"categorical ({len(cats)} levels)", "", "",
+                                   np.nan, np.nan, int(keys.isna().sum()), np.nan))
+                levels.append(len(cats))
+                names += [f"{name}[{lv}]" for lv in cats]
         self.feature_names_ = names
         self.floors_ = np.array(floors)
+        self.levels_ = levels
         return self
 
-    def _numeric(self, frame, name):
-        x = _numeric(frame, self.codebook, name).to_numpy()
-        transform = self.codebook[name].get("transform")
-        if transform == "log":
-            if (x[~np.isnan(x)] <= -1).any():
-                raise AnalysisError(f"variable '{name}': transform 'log' (log1p) needs values > -1")
-            x = np.log1p(x)
-        elif transform not in (None, "", "none"):
-            raise AnalysisError(f"variable '{name}': unknown transform {transform!r} (only 'log')")
-        return x
-
-    def transform(self, frame):
+    def _check(self, frame):
         if not isinstance(frame, pd.DataFrame):
             raise AnalysisError(f"frame: must be a pandas DataFrame, got {type(frame).__name__}")
         missing = [name for name in self.variables if name not in frame.columns]
         if missing:
             raise AnalysisError(f"frame: missing the clustering variable(s) {missing}")
-        blocks = []
-        for name, kind, fill, centre, scale in self.steps_:
+
+    def _transformed(self, frame, name, transform):
+        x = _numeric(frame, self.codebook, name).to_numpy()
+        obs = x[~np.isnan(x)]
+        if (transform == "log1p" and (obs <= -1).any()) or (transform == "sqrt" and (obs < 0).any()):
+            raise AnalysisError(f"variable '{name}': values outside the domain of {transform}")
+        return _FUNCTIONS[transform](x)
+
+    def mixture_data(self, frame) -> np.ndarray:
+        """One column per variable: standardised continuous values or category codes; NaN = missing."""
+        self._check(frame)
+        cols = []
+        for name, kind, how, scaling, _ in self.steps_:
             if kind == "numeric":
-                x = self._numeric(frame, name)
+                cols.append((self._transformed(frame, name, how) - scaling[0]) / scaling[1])
+            elif kind == "binary":
+                cols.append(_binary(frame, name).to_numpy())
+            else:
+                _, keys = _categorical(frame, self.codebook, name)
+                code = {lv: float(i) for i, lv in enumerate(how)}
+                cols.append(keys.map(code).astype(float).to_numpy())
+        return np.column_stack(cols)
+
+    def matrix(self, frame) -> np.ndarray:
+        """The imputed, FAMD-standardised matrix of :func:`phenotype_matrix`."""
+        self._check(frame)
+        blocks = []
+        for name, kind, how, _, (fill, centre, scale) in self.steps_:
+            if kind == "numeric":
+                x = self._transformed(frame, name, how)
                 blocks.append(((np.where(np.isnan(x), fill, x) - centre) / scale)[:, None])
             elif kind == "binary":
                 x = _binary(frame, name).to_numpy()
                 blocks.append(((np.where(np.isnan(x), fill, x) - centre) / scale)[:, None])
             else:
+                props = centre
                 _, keys = _categorical(frame, self.codebook, name)
                 filled = keys.fillna(fill).to_numpy()
-                ind = np.column_stack([(filled == lv).astype(float) for lv in centre])
-                safe = np.where(scale > 0, scale, 1.0)
-                blocks.append((ind - scale) / np.sqrt(safe))
+                ind = np.column_stack([(filled == lv).astype(float) for lv in how])
+                safe = np.where(props > 0, props, 1.0)
+                blocks.append((ind - props) / np.sqrt(safe))
         return np.hstack(blocks)
 
 
 def phenotype_matrix(frame: pd.DataFrame, variables: Sequence[str],
                      codebook: Mapping[str, Mapping]) -> tuple[np.ndarray, list[str]]:
-    """The standardised, imputed matrix of mixed-type variables that the clustering sees.
+    """The standardised, imputed matrix of mixed-type variables (FAMD scaling).
 
-    Numeric/integer variables are median-imputed and z-scored (after ``log1p``
-    when the codebook declares ``transform: log``); binary variables are
-    mode-imputed and z-scored, ``(x - p) / sqrt(p (1 - p))``; categorical
-    variables become one indicator per codebook level, mode-imputed, centred and
-    divided by ``sqrt(p_l)`` (FAMD standardisation, total variance ``L - 1``).
-    See the module docstring for the reasoning.
+    The silhouette of :func:`select_clusters` is measured on this matrix; the latent class
+    model itself needs no imputation. Numeric/integer variables are transformed as in the
+    model (see :func:`phenotype_variables`), median-imputed and z-scored; binary variables
+    are mode-imputed and z-scored, ``(x - p) / sqrt(p (1 - p))``; categorical variables
+    become one indicator per codebook level, mode-imputed, centred and divided by
+    ``sqrt(p_l)`` (the standardisation of factor analysis of mixed data, Pages 2004; total
+    variance ``L - 1``), so every variable weighs in proportion to its degrees of freedom
+    in the Euclidean distance.
 
     Parameters
     ----------
@@ -291,7 +364,7 @@ def phenotype_matrix(frame: pd.DataFrame, variables: Sequence[str],
         The clustering variables (columns of ``frame``, entries of ``codebook``).
     codebook : Mapping[str, Mapping]
         ``{name: {"type": "numeric" | "integer" | "binary" | "categorical",
-        "levels": [...], "transform": "log"}}``.
+        "levels": [...], "transform": "log" | "log1p" | "sqrt" | "none"}}``.
 
     Returns
     -------
@@ -318,42 +391,55 @@ def phenotype_matrix(frame: pd.DataFrame, variables: Sequence[str],
     """
     names = _check_variables(frame, variables, codebook)
     std = _Standardiser(names, codebook).fit(frame)
-    return std.transform(frame), list(std.feature_names_)
+    return std.matrix(frame), list(std.feature_names_)
+
+
+def phenotype_variables(frame: pd.DataFrame, variables: Sequence[str],
+                        codebook: Mapping[str, Mapping]) -> pd.DataFrame:
+    """How each variable enters the phenotype model, and the rule that decided it.
+
+    Parameters
+    ----------
+    frame, variables, codebook
+        As in :func:`phenotype_matrix`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per variable: ``variable, type, margin`` (``"Gaussian"`` or
+        ``"categorical (L levels)"``), ``transform`` (``none``, ``log1p`` or ``sqrt``;
+        empty for categorical margins), ``rule`` (why: declared in the codebook or
+        :data:`SKEW_RULE`), ``skewness`` (raw values) and ``skewness_transformed``,
+        ``n_missing`` and ``variance_floor`` (on the standardised scale).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"crp": [0.5, 1, 1, 2, 3, 5, 40.0], "age": [30, 40, 50, 60, 70, 45, 55],
+    ...                    "rf": [0, 1, 1, 0, 1, 1, 0]})
+    >>> book = {"crp": {"type": "numeric"}, "age": {"type": "numeric"}, "rf": {"type": "binary"}}
+    >>> t = phenotype_variables(df, ["crp", "age", "rf"], book)
+    >>> t[["variable", "margin", "transform", "rule"]].values.tolist()  # doctest: +NORMALIZE_WHITESPACE
+    [['crp', 'Gaussian', 'log1p', 'skewness > 0.5, reduced by log1p'],
+     ['age', 'Gaussian', 'none', 'skewness <= 0.5'],
+     ['rf', 'categorical (2 levels)', '', '']]
+    """
+    names = _check_variables(frame, variables, codebook)
+    std = _Standardiser(names, codebook).fit(frame)
+    out = pd.DataFrame(std.info_, columns=list(VARIABLE_COLUMNS))
+    return out.astype({"skewness": "float64", "skewness_transformed": "float64",
+                       "n_missing": "int64", "variance_floor": "float64"})
 
 
 # --------------------------------------------------------------------------- the model
-class _Mixture:
-    """A diagonal Gaussian mixture with per-feature variance floors (see the module docstring)."""
-
-    def __init__(self, k: int, seed: int, n_init: int, floors: np.ndarray):
-        from sklearn.mixture import GaussianMixture
-
-        self.scale = 1.0 / np.sqrt(floors)
-        self.gm = GaussianMixture(n_components=k, covariance_type="diag", random_state=seed,
-                                  n_init=n_init, reg_covar=1.0)
-
-    def fit(self, X):
-        self.gm.fit(X * self.scale)
-        return self
-
-    def predict(self, X):
-        return self.gm.predict(X * self.scale)
-
-    def predict_proba(self, X):
-        return self.gm.predict_proba(X * self.scale)
-
-    def bic(self, X):
-        """BIC on the scale of ``X`` (the Jacobian of the rescaling removed)."""
-        return float(self.gm.bic(X * self.scale) - 2 * len(X) * np.log(self.scale).sum())
-
-
 class PhenotypeModel:
-    """Diagonal Gaussian mixture on the :func:`phenotype_matrix` of mixed-type data.
+    """Latent class model of mixed-type data, on the study's declared phenotype variables.
 
-    Follows scikit-learn: the parameters are set in the constructor, :meth:`fit`
-    learns the standardisation and the mixture and returns ``self``. Clusters are
-    numbered ``1..k`` by decreasing size on the fitting data (ties broken by the
-    mixture's component order), so a fixed ``seed`` gives identical labels.
+    Follows scikit-learn: the parameters are set in the constructor, :meth:`fit` learns
+    the transforms, the standardisation and the
+    :class:`~analysis.regression.mixture.LatentClassMixture` and returns ``self``.
+    Clusters are numbered ``1..k`` by decreasing size on the fitting data (ties broken by
+    the mixture's component order), so a fixed ``seed`` gives identical labels.
 
     Parameters
     ----------
@@ -364,24 +450,24 @@ class PhenotypeModel:
     k : int
         Number of clusters.
     seed : int, default 0
-        ``random_state`` of :class:`sklearn.mixture.GaussianMixture`.
+        Seeds the EM starts.
     n_init : int, default 10
-        Number of EM initialisations; the best likelihood is kept.
+        Number of EM starts; the best likelihood is kept.
 
     Attributes
     ----------
     labels_ : numpy.ndarray
-        Cluster (1..k) of each fitting row.
+        Cluster (1..k) of each fitting row (the most probable class).
     feature_names_ : list of str
-        Columns of the standardised matrix.
-    mixture_ : object
-        The fitted mixture (its components in the mixture's own order); its
-        ``gm`` attribute is the :class:`sklearn.mixture.GaussianMixture`,
-        fitted on the matrix divided by the square roots of the variance floors.
+        Columns of :func:`phenotype_matrix`.
+    mixture_ : LatentClassMixture
+        The fitted mixture (its classes in its own order).
     order_ : numpy.ndarray
-        ``order_[c - 1]`` is the mixture component of cluster ``c``.
-    bic_ : float
-        BIC of the mixture on the fitting data.
+        ``order_[c - 1]`` is the mixture class of cluster ``c``.
+    bic_, log_likelihood_ : float
+        BIC and log-likelihood of the mixture on the fitting data (standardised scale).
+    transforms_ : dict
+        The transform of each continuous variable.
 
     Examples
     --------
@@ -402,37 +488,41 @@ class PhenotypeModel:
         self.n_init = n_init
 
     def fit(self, frame: pd.DataFrame, y=None) -> PhenotypeModel:
-        """Learn the standardisation and the mixture from ``frame``; return ``self``."""
+        """Learn the transforms, the standardisation and the mixture from ``frame``; return ``self``."""
         names = _check_variables(frame, self.variables, self.codebook)
         k = _check_k(self.k, len(frame))
         if isinstance(self.n_init, bool) or not isinstance(self.n_init, int | np.integer) or self.n_init < 1:
             raise AnalysisError(f"n_init: must be a positive integer, got {self.n_init!r}")
         self.standardiser_ = _Standardiser(names, self.codebook).fit(frame)
-        X = self.standardiser_.transform(frame)
         self.feature_names_ = list(self.standardiser_.feature_names_)
-        self.mixture_ = _Mixture(k, self.seed, int(self.n_init), self.standardiser_.floors_).fit(X)
+        self.transforms_ = {s[0]: s[2] for s in self.standardiser_.steps_ if s[1] == "numeric"}
+        X = self.standardiser_.mixture_data(frame)
+        self.mixture_ = LatentClassMixture(
+            k, self.standardiser_.levels_, min_variance=self.standardiser_.floors_,
+            n_init=int(self.n_init), random_state=self.seed).fit(X)
         raw = self.mixture_.predict(X)
         sizes = np.bincount(raw, minlength=k)
         self.order_ = np.array(sorted(range(k), key=lambda c: (-sizes[c], c)))
         self._relabel = np.empty(k, dtype=int)
         self._relabel[self.order_] = np.arange(1, k + 1)
         self.labels_ = self._relabel[raw]
-        self.bic_ = float(self.mixture_.bic(X))
+        self.log_likelihood_ = float(self.mixture_.log_likelihood_)
+        self.bic_ = float(-2 * self.log_likelihood_ + self.mixture_.n_parameters_ * np.log(len(X)))
         return self
 
-    def _matrix(self, frame):
+    def _data(self, frame):
         if not hasattr(self, "mixture_"):
             raise AnalysisError("PhenotypeModel: call fit before predict")
-        return self.standardiser_.transform(frame)
+        return self.standardiser_.mixture_data(frame)
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
-        """Cluster (1..k) of each row of ``frame``, standardised as the fitting data."""
-        X = self._matrix(frame)
+        """Cluster (1..k) of each row of ``frame``, transformed and scaled as the fitting data."""
+        X = self._data(frame)
         return self._relabel[self.mixture_.predict(X)]
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         """Posterior probability of each cluster; column ``c - 1`` is cluster ``c``."""
-        X = self._matrix(frame)
+        X = self._data(frame)
         return self.mixture_.predict_proba(X)[:, self.order_]
 
 
@@ -451,7 +541,7 @@ def fit_phenotypes(frame: pd.DataFrame, variables: Sequence[str], codebook: Mapp
     k : int
         Number of clusters, at most the number of patients.
     seed, n_init : int
-        ``random_state`` and ``n_init`` of the Gaussian mixture.
+        Seed and number of the EM starts.
 
     Returns
     -------
@@ -472,14 +562,16 @@ def fit_phenotypes(frame: pd.DataFrame, variables: Sequence[str], codebook: Mapp
 def select_clusters(frame: pd.DataFrame, variables: Sequence[str], codebook: Mapping[str, Mapping],
                     *, k_range: Sequence[int] = range(1, 7), seed: int = 0,
                     n_init: int = 10) -> pd.DataFrame:
-    """BIC and silhouette of the Gaussian mixture for each number of clusters.
+    """BIC, fit statistics and silhouette of the latent class model for each number of clusters.
 
-    For each ``k`` a diagonal Gaussian mixture is fitted to
-    :func:`phenotype_matrix`; ``bic`` is its Bayesian information criterion
-    (lower is better) and ``silhouette`` the mean silhouette width of its hard
-    assignment in Euclidean distance on the same matrix (NaN for ``k = 1`` or
-    when fewer than 2 clusters are occupied). The chosen ``k`` is the one with
-    the minimum BIC.
+    For each ``k`` the model of :class:`PhenotypeModel` is fitted; ``bic`` is its Bayesian
+    information criterion (lower is better), ``log_likelihood`` and ``n_parameters`` its
+    parts, ``entropy`` the relative entropy of the posterior class probabilities
+    (``1 - sum(-p log p) / (n log k)``: 1 = every patient certainly classified; NaN for
+    ``k = 1``), ``converged`` whether EM converged, and ``silhouette`` the mean silhouette
+    width of the most-probable-class assignment in Euclidean distance on
+    :func:`phenotype_matrix` (NaN for ``k = 1`` or when fewer than 2 clusters are
+    occupied). The chosen ``k`` is the one with the minimum BIC.
 
     Parameters
     ----------
@@ -488,13 +580,13 @@ def select_clusters(frame: pd.DataFrame, variables: Sequence[str], codebook: Map
     k_range : sequence of int, default range(1, 7)
         Numbers of clusters to try; each at most the number of patients.
     seed, n_init : int
-        ``random_state`` and ``n_init`` of the Gaussian mixture.
+        Seed and number of the EM starts.
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``k, bic, silhouette``; ``attrs["k"]`` is the chosen ``k`` and
-        ``attrs["rule"]`` the rule that chose it.
+        Columns :data:`SELECTION_COLUMNS` (``chosen`` marks the chosen row);
+        ``attrs["k"]`` is the chosen ``k`` and ``attrs["rule"]`` the rule that chose it.
 
     Examples
     --------
@@ -502,8 +594,8 @@ def select_clusters(frame: pd.DataFrame, variables: Sequence[str], codebook: Map
     >>> rng = np.random.default_rng(0)
     >>> df = pd.DataFrame({"x": np.r_[rng.normal(0, 1, 40), rng.normal(8, 1, 40)]})
     >>> table = select_clusters(df, ["x"], {"x": {"type": "numeric"}}, k_range=[1, 2, 3])
-    >>> table.attrs["k"], table.columns.tolist()
-    (2, ['k', 'bic', 'silhouette'])
+    >>> table.attrs["k"], table["chosen"].tolist()
+    (2, [False, True, False])
     """
     from sklearn.metrics import silhouette_score
 
@@ -514,20 +606,70 @@ def select_clusters(frame: pd.DataFrame, variables: Sequence[str], codebook: Map
     if len(set(ks)) != len(ks):
         raise AnalysisError(f"k_range: duplicated values in {ks}")
     ks = [_check_k(k, len(frame), "k_range") for k in ks]
-    std = _Standardiser(names, codebook).fit(frame)
-    X = std.transform(frame)
+    X = _Standardiser(names, codebook).fit(frame).matrix(frame)
     rows = []
     for k in ks:
-        gm = _Mixture(k, seed, n_init, std.floors_).fit(X)
-        labels = gm.predict(X)
+        model = PhenotypeModel(names, codebook, k=k, seed=seed, n_init=n_init).fit(frame)
+        labels = model.labels_
         occupied = len(np.unique(labels))
         sil = float(silhouette_score(X, labels)) if 2 <= occupied < len(X) else np.nan
-        rows.append({"k": k, "bic": float(gm.bic(X)), "silhouette": sil})
-    table = pd.DataFrame(rows, columns=["k", "bic", "silhouette"]).astype(
-        {"k": "int64", "bic": "float64", "silhouette": "float64"})
-    table.attrs["k"] = int(table.loc[table["bic"].idxmin(), "k"])
+        entropy = np.nan
+        if k > 1:
+            post = model.mixture_.predict_proba(model.standardiser_.mixture_data(frame))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                h = -np.nansum(np.where(post > 0, post * np.log(post), 0.0))
+            entropy = float(1 - h / (len(frame) * np.log(k)))
+        rows.append({"k": k, "bic": model.bic_, "silhouette": sil,
+                     "log_likelihood": model.log_likelihood_,
+                     "n_parameters": int(model.mixture_.n_parameters_), "entropy": entropy,
+                     "converged": bool(model.mixture_.converged_), "chosen": False})
+    table = pd.DataFrame(rows, columns=list(SELECTION_COLUMNS)).astype(
+        {"k": "int64", "bic": "float64", "silhouette": "float64", "log_likelihood": "float64",
+         "n_parameters": "int64", "entropy": "float64", "converged": "bool", "chosen": "bool"})
+    best = int(table["bic"].idxmin())
+    table.loc[best, "chosen"] = True
+    table.attrs["k"] = int(table.loc[best, "k"])
     table.attrs["rule"] = "minimum BIC"
     return table
+
+
+# --------------------------------------------------------------------------- truth (simulations)
+def truth_agreement(labels, truth) -> pd.DataFrame:
+    """Adjusted Rand index between the clusters and known phenotypes (simulated data only).
+
+    Parameters
+    ----------
+    labels : array_like
+        Cluster of each patient.
+    truth : array_like
+        The known phenotype of the same patients (missing values leave the patient out).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row: ``n, clusters, true_groups, adjusted_rand_index`` (Hubert and Arabie
+        1985: 1 = the same partition, about 0 for chance agreement) and ``method``.
+
+    Examples
+    --------
+    >>> t = truth_agreement([1, 1, 2, 2, 3], ["a", "a", "b", "b", "b"])
+    >>> t.columns.tolist(), round(float(t.adjusted_rand_index[0]), 4)
+    (['n', 'clusters', 'true_groups', 'adjusted_rand_index', 'method'], 0.5455)
+    """
+    from sklearn.metrics import adjusted_rand_score
+
+    lab = np.asarray(labels)
+    true = pd.Series(np.asarray(truth, dtype=object))
+    if lab.ndim != 1 or len(lab) != len(true):
+        raise AnalysisError(f"truth: need one value per label ({len(lab)}), got {len(true)}")
+    keep = true.notna().to_numpy()
+    if keep.sum() < 2:
+        raise AnalysisError("truth: fewer than 2 patients with a known phenotype")
+    lab, true = lab[keep], true[keep].astype(str).to_numpy()
+    ari = float(adjusted_rand_score(true, lab))
+    return pd.DataFrame([(int(keep.sum()), len(np.unique(lab)), len(np.unique(true)), ari,
+                          "adjusted Rand index (Hubert and Arabie 1985)")],
+                        columns=list(TRUTH_COLUMNS))
 
 
 # --------------------------------------------------------------------------- stability

@@ -24,7 +24,11 @@ Youden cut-off each.
 ``phenotypes``: clustering of baseline variables ``{variables: [...], outcomes: [...],
 max_clusters: 6, candidate_predictor: false}``; ``outcomes`` are binary columns reported by
 cluster. ``candidate_predictor: true`` (the phenotype offered to the models) is refused for
-now: the phenotypes are described, not modelled.
+now: the phenotypes are described, not modelled. Offering them honestly needs the latent class
+model (:class:`analysis.regression.mixture.LatentClassMixture`) refitted inside every model
+pipeline (so cross-validation and the bootstrap refit it), the phenotype variables added to the
+saved model's inputs, and its classes trusted by the model file; until then a study that wants
+the phenotype as a predictor must say so in its own analysis, not through study.yaml.
 
 Examples
 --------
@@ -182,6 +186,9 @@ def phenotype_problems(block: Any, variables: Mapping) -> list[str]:
     if not isinstance(block.get("candidate_predictor", False), bool):
         problems.append("phenotypes.candidate_predictor must be true or false")
     elif block.get("candidate_predictor"):
-        problems.append("phenotypes.candidate_predictor: true is not supported yet (the phenotypes "
-                        "are reported by notebook 09, not offered to the models); set it to false")
+        problems.append("phenotypes.candidate_predictor: true is not supported yet: the phenotypes "
+                        "are described by notebook 09 (latent class model, stability, outcomes by "
+                        "phenotype), not offered to the prediction models, because the phenotype "
+                        "model is not yet refitted inside the model pipelines (cross-validation "
+                        "would leak) nor saved with the model; set it to false")
     return problems
