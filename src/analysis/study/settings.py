@@ -170,7 +170,7 @@ class SelectionRule:
         score_text = {"log_loss": "log loss", "brier": "Brier score"}[self.score]
         column = self.score_se_column
         se_text = (
-            f"the standard deviation of its per-fold cross-validated {score_text}s divided "
+            f"the standard deviation of its per-fold cross-validated {score_text} values divided "
             f"by the square root of the number of folds"
             if column == f"{self.score}_cv_se"
             else f"column '{column}'"
