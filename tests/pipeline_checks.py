@@ -268,7 +268,7 @@ def _design(data: pd.DataFrame, predictors, codebook: Mapping) -> pd.DataFrame:
         else:
             x = data[name].astype(float)
             if spec.get("transform") == "log":
-                x = np.log(x)
+                x = np.log2(x)  # the design's base: odds ratios per doubling
             if x.nunique() > 1:
                 columns[name] = x
     return pd.DataFrame(columns, index=data.index)

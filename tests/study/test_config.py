@@ -134,3 +134,19 @@ def test_visits_block_is_parsed_and_checked(tmp_path):
     assert "visits: missing required key 'data'" in str(err.value)
     assert "visits.times must be a non-empty list" in str(err.value)
     assert "visits: unknown key 'colour'" in str(err.value)
+
+
+def test_level_labels_give_levels_display_names_and_bad_ones_are_named(tmp_path):
+    def study_with(arm_spec):
+        make_study(tmp_path, "s", {"title": "t", "outcome": "y", "predictors": ["arm"],
+                                   "variables": {"y": {"type": "binary"}, "arm": arm_spec}})
+        return load_study("s", root=tmp_path)
+
+    good = {"type": "categorical", "levels": ["a", "iv_b"], "level_labels": {"iv_b": "IV + b"}}
+    assert study_with(good).codebook(["arm"])["arm"]["level_labels"] == {"iv_b": "IV + b"}
+    bad = {"type": "categorical", "levels": ["a", "b"], "level_labels": {"c": "C"}}
+    with pytest.raises(StudyConfigError, match=r"level_labels: 'c' is not one of its levels"):
+        study_with(bad)
+    numeric = {"type": "numeric", "level_labels": {"1": "one"}}
+    with pytest.raises(StudyConfigError, match="only applies to categorical or binary"):
+        study_with(numeric)

@@ -101,7 +101,8 @@ def plot_roc_markers(
     return fig
 
 
-def plot_added_value(result: AddedValue, *, figsize: tuple[float, float] = (10.0, 4.5)) -> Figure:
+def plot_added_value(result: AddedValue, *, figsize: tuple[float, float] = (10.0, 4.5),
+                     labels: Mapping[str, str] | None = None) -> Figure:
     """Cross-validated AUCs of the baseline and extended models and the net-benefit difference.
 
     Parameters
@@ -110,6 +111,9 @@ def plot_added_value(result: AddedValue, *, figsize: tuple[float, float] = (10.0
         Output of :func:`analysis.validation.added_value.added_value`.
     figsize : tuple of float, default (10.0, 4.5)
         Figure size in inches.
+    labels : mapping of str to str, optional
+        Display label per predictor (:func:`analysis.formatting.codebook_labels`), used in
+        the lists of predictors under each model.
 
     Returns
     -------
@@ -146,7 +150,12 @@ def plot_added_value(result: AddedValue, *, figsize: tuple[float, float] = (10.0
                      rows.loc[models, "ci_upper"].to_numpy(dtype=float) - est])
     left.errorbar(pos, est, yerr=err, fmt="o", capsize=6, color="black")
     left.axhline(0.5, ls=":", color="grey", lw=1)
-    left.set_xticks(pos, [f"{m}\n({rows.loc[m, 'predictors']})" for m in models], fontsize=8)
+    # the extended model is the baseline plus the added predictors ("difference" row): the
+    # full lists would run into each other under the two ticks
+    n_base = len([n for n in str(rows.loc["baseline", "predictors"]).split(",") if n.strip()])
+    added = _predictor_list(rows.loc["difference", "predictors"], labels, width=36)
+    left.set_xticks(pos, [f"baseline\n({n_base} predictor{'s' if n_base != 1 else ''})",
+                          f"extended\n(baseline +\n{added})"], fontsize=8)
     left.set_xlim(-0.6, len(models) - 0.4)
     left.set_ylabel("Cross-validated AUC")
     d = rows.loc["difference"]
@@ -160,3 +169,11 @@ def plot_added_value(result: AddedValue, *, figsize: tuple[float, float] = (10.0
     right.set_ylabel("Net benefit, extended − baseline")
     right.set_title("Net-benefit difference (out-of-fold predictions)", fontsize=9)
     return fig
+
+
+def _predictor_list(text, labels: Mapping[str, str] | None, width: int = 45) -> str:
+    """The table's comma-separated predictor names as labels, wrapped to ``width`` characters."""
+    import textwrap
+
+    names = [n.strip() for n in str(text).split(",") if n.strip()]
+    return "\n".join(textwrap.wrap(", ".join(str((labels or {}).get(n, n)) for n in names), width))

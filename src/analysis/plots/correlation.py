@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 import scipy.cluster.hierarchy
@@ -12,7 +14,7 @@ from analysis.describe.correlation import correlation_matrix
 
 
 def plot_correlation_heatmap(table: pd.DataFrame, cluster: bool = True, annotate: bool = True,
-                             ax=None):
+                             ax=None, *, labels: Mapping[str, str] | None = None):
     """Annotated heatmap of a correlation table, optionally hierarchically clustered.
 
     Parameters
@@ -26,6 +28,8 @@ def plot_correlation_heatmap(table: pd.DataFrame, cluster: bool = True, annotate
         Write ``r`` (2 decimals) in each cell.
     ax : matplotlib.axes.Axes, optional
         Axes to draw on; a new figure is created otherwise.
+    labels : mapping of str to str, optional
+        Display label per variable (:func:`analysis.formatting.codebook_labels`).
 
     Returns
     -------
@@ -38,6 +42,9 @@ def plot_correlation_heatmap(table: pd.DataFrame, cluster: bool = True, annotate
     >>> fig = plot_correlation_heatmap(t)
     >>> [tick.get_text() for tick in fig.axes[0].get_xticklabels()]
     ['b', 'a', 'c']
+    >>> fig = plot_correlation_heatmap(t, labels={"a": "Age (years)"})
+    >>> [tick.get_text() for tick in fig.axes[0].get_yticklabels()]
+    ['b', 'Age (years)', 'c']
     """
     import matplotlib.pyplot as plt
     import seaborn as sns
@@ -58,8 +65,11 @@ def plot_correlation_heatmap(table: pd.DataFrame, cluster: bool = True, annotate
         fig = ax.figure
     method = table["method"].iloc[0] if "method" in table.columns and len(table) else "r"
     sns.heatmap(mat, ax=ax, vmin=-1, vmax=1, center=0, cmap="RdBu_r", square=True,
-                annot=annotate, fmt=".2f", cbar_kws={"label": f"{method} r"})
-    ax.set_xticks(np.arange(len(mat)) + 0.5, labels=list(mat.columns), rotation=90)
-    ax.set_yticks(np.arange(len(mat)) + 0.5, labels=list(mat.index), rotation=0)
+                annot=annotate, fmt=".2f", cbar_kws={"label": f"{str(method).capitalize()} r"})
+    names = dict(labels or {})
+    ax.set_xticks(np.arange(len(mat)) + 0.5, labels=[str(names.get(c, c)) for c in mat.columns],
+                  rotation=90)
+    ax.set_yticks(np.arange(len(mat)) + 0.5, labels=[str(names.get(c, c)) for c in mat.index],
+                  rotation=0)
     fig.tight_layout()
     return fig

@@ -9,11 +9,12 @@ import pandas as pd
 
 from analysis.describe.endpoints import RESPONSE_COLUMNS
 from analysis.errors import AnalysisError, shorten
+from analysis.plots.visits import set_visit_axis
 
 
 def plot_response_by_visit(table: pd.DataFrame, outcome: str, *, imputation: str = "non-responder",
                            time_label: str = "Week", arm_labels: Mapping[str, str] | None = None,
-                           title: str | None = None):
+                           title: str | None = None, labels: Mapping[str, str] | None = None):
     """Proportion with CI error bars at each visit, one dodged series per arm.
 
     Parameters
@@ -29,7 +30,9 @@ def plot_response_by_visit(table: pd.DataFrame, outcome: str, *, imputation: str
     arm_labels : mapping of str to str, optional
         Legend label per arm code (codes without a label are shown as they are).
     title : str, optional
-        Default: the outcome and the imputation.
+        Default: the outcome's label (``labels``, else its name) and the imputation.
+    labels : mapping of str to str, optional
+        Display label per column (:func:`analysis.formatting.codebook_labels`).
 
     Returns
     -------
@@ -45,8 +48,9 @@ def plot_response_by_visit(table: pd.DataFrame, outcome: str, *, imputation: str
     >>> t = pd.DataFrame({"visit": [4, 8], "arm": "Overall", "outcome": "resp", "n": 10,
     ...                   "events": [3, 5], "proportion": [0.3, 0.5], "ci_lower": [0.1, 0.2],
     ...                   "ci_upper": [0.6, 0.8], "method": "CI", "imputation": "non-responder"})
-    >>> plot_response_by_visit(t, "resp").axes[0].get_xticks().tolist()
-    [4.0, 8.0]
+    >>> ax = plot_response_by_visit(t, "resp", labels={"resp": "Response"}).axes[0]
+    >>> ax.get_xticks().tolist(), ax.get_title(), ax.get_xlabel()
+    ([4.0, 8.0], 'Response (non-responder)', 'Week')
     """
     from matplotlib.figure import Figure
     from matplotlib.ticker import PercentFormatter
@@ -60,7 +64,8 @@ def plot_response_by_visit(table: pd.DataFrame, outcome: str, *, imputation: str
     if rows.empty:
         raise AnalysisError(f"plot_response_by_visit: no rows for outcome {shorten(repr(outcome))} "
                             f"with imputation {shorten(repr(imputation))}")
-    labels = dict(arm_labels or {})
+    arm_names = dict(arm_labels or {})
+    labels = dict(labels or {})
     times = np.sort(pd.unique(rows["visit"]).astype(float))
     span = float(times[-1] - times[0]) if len(times) > 1 else 1.0
     arms = list(pd.unique(rows["arm"]))
@@ -74,15 +79,13 @@ def plot_response_by_visit(table: pd.DataFrame, outcome: str, *, imputation: str
         err = np.vstack([y - 100 * g["ci_lower"].to_numpy(dtype=float),
                          100 * g["ci_upper"].to_numpy(dtype=float) - y])
         ax.errorbar(x, y, yerr=err, marker="o", capsize=3, lw=2.5 if code == "Overall" else 1.5,
-                    label=str(labels.get(code, code)))
-    ax.set_xticks(times)
-    ax.set_xticklabels([f"{t:g}" for t in times])
-    ax.set_xlim(times[0] - 0.05 * span, times[-1] + 0.05 * span)
+                    label=str(arm_names.get(code, code)))
+    set_visit_axis(ax, times, time_label)
     ax.set_ylim(0, 100)
     ax.yaxis.set_major_formatter(PercentFormatter(xmax=100))
     method = str(rows["method"].iloc[0])
-    ax.set(xlabel=time_label, ylabel=f"% of patients ({method})",
-           title=title or f"{outcome} ({imputation})")
+    ax.set(ylabel=f"% of patients ({method})",
+           title=title or f"{labels.get(outcome, outcome)} ({imputation})")
     ax.legend(fontsize=8, title="Arm" if len(arms) > 1 else None)
     fig.tight_layout()
     return fig

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -18,7 +18,8 @@ OBSERVED_COLOR = "#1f77b4"
 MISSING_COLOR = "#d62728"
 
 
-def plot_missingness(df: pd.DataFrame, columns: Sequence[str]) -> Figure:
+def plot_missingness(df: pd.DataFrame, columns: Sequence[str], *,
+                     labels: Mapping[str, str] | None = None) -> Figure:
     """Draw the missingness-pattern matrix (patterns x variables).
 
     Each row of the grid is a pattern from :func:`missingness_patterns`
@@ -32,6 +33,9 @@ def plot_missingness(df: pd.DataFrame, columns: Sequence[str]) -> Figure:
         The data.
     columns : sequence of str
         Columns to show, in this order.
+    labels : mapping of str to str, optional
+        Display label per column (:func:`analysis.formatting.codebook_labels`); columns
+        without one show their name.
 
     Returns
     -------
@@ -45,17 +49,23 @@ def plot_missingness(df: pd.DataFrame, columns: Sequence[str]) -> Figure:
     >>> fig = plot_missingness(df, ["a", "b"])
     >>> [t.get_text() for t in fig.axes[0].get_xticklabels()]
     ['a', 'b']
+    >>> fig = plot_missingness(df, ["a", "b"], labels={"a": "Age (years)"})
+    >>> [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    ['Age (years)', 'b']
     """
     patterns = missingness_patterns(df, columns)
     names = list(columns)
     grid = patterns[names].to_numpy()
     n_pat, n_var = grid.shape
-    fig = Figure(figsize=(1.0 + 0.6 * n_var, 1.2 + 0.35 * max(n_pat, 1)), layout="constrained")
+    shown = [str((labels or {}).get(c, c)) for c in names]
+    longest = max((len(t) for t in shown), default=0)  # labels at 45 degrees take height
+    fig = Figure(figsize=(1.0 + 0.6 * n_var, 1.6 + 0.35 * max(n_pat, 1) + 0.06 * longest),
+                 layout="constrained")
     ax = fig.add_subplot()
     # 1 = observed, 0 = missing
     ax.imshow(grid if n_pat else np.zeros((0, n_var)), cmap=ListedColormap([MISSING_COLOR, OBSERVED_COLOR]),
               vmin=0, vmax=1, aspect="auto", interpolation="nearest")
-    ax.set_xticks(range(n_var), labels=names, rotation=45, ha="right")
+    ax.set_xticks(range(n_var), labels=shown, rotation=45, ha="right", rotation_mode="anchor")
     ax.set_yticks(range(n_pat), labels=[str(c) for c in patterns["count"]])
     ax.set_ylabel("rows with pattern")
     top = ax.secondary_xaxis("top")
@@ -65,6 +75,7 @@ def plot_missingness(df: pd.DataFrame, columns: Sequence[str]) -> Figure:
     ax.set_yticks(np.arange(-0.5, n_pat, 1), minor=True)
     ax.grid(which="minor", color="white", linewidth=1.5)
     ax.tick_params(which="minor", length=0)
-    ax.legend(handles=[Patch(color=OBSERVED_COLOR, label="observed"), Patch(color=MISSING_COLOR, label="missing")],
-              loc="upper center", bbox_to_anchor=(0.5, -0.25), ncols=2, frameon=False, fontsize="small")
+    # below the (possibly long, rotated) column labels, never on top of them
+    fig.legend(handles=[Patch(color=OBSERVED_COLOR, label="observed"), Patch(color=MISSING_COLOR, label="missing")],
+               loc="outside lower center", ncols=2, frameon=False, fontsize="small")
     return fig

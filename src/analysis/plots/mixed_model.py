@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import AnalysisError
+from analysis.plots.visits import set_visit_axis
 
 
 def _coefficient(table: pd.DataFrame, term: str) -> float:
@@ -19,13 +20,16 @@ def plot_mixed_model(visits: pd.DataFrame, variable: str, fit_table: pd.DataFram
                      id_col: str, time: str, arm: str | None = None,
                      arm_levels: Sequence | None = None,
                      arm_labels: Mapping[str, str] | None = None, label: str | None = None,
-                     time_label: str | None = None, figsize=(6.5, 4)):
+                     time_label: str | None = None, figsize=(6.5, 4),
+                     labels: Mapping[str, str] | None = None, times: Sequence | None = None):
     """Thin grey line per patient and the fitted mean line per arm from the fixed effects.
 
     ``fit_table`` is the ``table`` of :func:`analysis.describe.trajectories.mixed_model_trajectory`
     (terms ``Intercept``, ``time``, ``arm[<level>]``, ``time:arm[<level>]``); the mean line of
     an arm is ``Intercept + arm[level] + (time + time:arm[level]) * t``. The x ticks sit exactly
-    at the observed visit times. Returns a matplotlib Figure (never shown or saved).
+    at the visit ``times`` (default: the observed ones). ``label`` (default ``labels[variable]``,
+    :func:`analysis.formatting.codebook_labels`) names the variable, ``arm_labels`` the arms
+    (:func:`analysis.formatting.level_labels`). Returns a matplotlib Figure (never shown or saved).
 
     Examples
     --------
@@ -33,8 +37,8 @@ def plot_mixed_model(visits: pd.DataFrame, variable: str, fit_table: pd.DataFram
     >>> t = pd.DataFrame({"variable": "cdai", "term": ["Intercept", "time"],
     ...                   "estimate": [290.0, -10.0]})
     >>> fig = plot_mixed_model(v, "cdai", t, id_col="id", time="week")
-    >>> [float(x) for x in fig.axes[0].get_xticks()]
-    [0.0, 8.0]
+    >>> [float(x) for x in fig.axes[0].get_xticks()], fig.axes[0].get_xlabel()
+    ([0.0, 8.0], 'week')
     """
     from matplotlib.figure import Figure
 
@@ -47,6 +51,7 @@ def plot_mixed_model(visits: pd.DataFrame, variable: str, fit_table: pd.DataFram
     if not (table["term"] == "Intercept").any() or not (table["term"] == "time").any():
         raise AnalysisError(f"plot_mixed_model: fit_table has no 'Intercept' and 'time' terms "
                             f"for {variable!r}")
+    visit_times = times
     data = visits[visits[variable].notna()]
     times = np.sort(pd.to_numeric(data[time]).unique())
     if arm:
@@ -56,6 +61,7 @@ def plot_mixed_model(visits: pd.DataFrame, variable: str, fit_table: pd.DataFram
     else:
         levels = [None]
     arm_labels = dict(arm_labels or {})
+    label = label or (labels or {}).get(variable, variable)
 
     fig = Figure(figsize=figsize)
     ax = fig.subplots()
@@ -70,9 +76,8 @@ def plot_mixed_model(visits: pd.DataFrame, variable: str, fit_table: pd.DataFram
             slope += _coefficient(table, f"time:arm[{level}]")
         name = "fitted mean" if level is None else arm_labels.get(level, level)
         ax.plot(grid, intercept + slope * grid, lw=2.5, color=f"C{i}", label=name, zorder=3)
-    ax.set_xticks(times)
-    ax.set(xlabel=time_label or time, ylabel=label or variable,
-           title=f"{label or variable}: patients (grey) and mixed-model mean")
+    set_visit_axis(ax, times if visit_times is None else visit_times, time_label or time)
+    ax.set(ylabel=label, title=f"{label}: patients (grey) and mixed-model mean")
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -28,6 +28,7 @@ def plot_propensity_overlap(
     *,
     bins: int = 20,
     figsize: tuple[float, float] | None = None,
+    option_labels: Mapping[str, str] | None = None,
 ) -> Figure:
     """Mirrored histograms of the propensity of each option, with the common support.
 
@@ -45,6 +46,8 @@ def plot_propensity_overlap(
         Bins over [0, 1].
     figsize : tuple of float, optional
         Default: 4.2 inches wide per panel, 3.6 high.
+    option_labels : mapping of str to str, optional
+        Display label per option code (:func:`analysis.formatting.level_labels`).
 
     Returns
     -------
@@ -73,6 +76,7 @@ def plot_propensity_overlap(
     axes = fig.subplots(1, len(others), squeeze=False)[0]
     edges = np.linspace(0.0, 1.0, bins + 1)
     k_ref = options.index(reference)
+    names = {o: str((option_labels or {}).get(o, o)) for o in options}
     for ax, option in zip(axes, others, strict=True):
         k = options.index(option)
         e = scores[option].to_numpy(dtype=float)
@@ -82,9 +86,9 @@ def plot_propensity_overlap(
         down, _ = np.histogram(ref, bins=edges)
         width = np.diff(edges)
         ax.bar(edges[:-1], up, width=width, align="edge", color=f"C{k}", alpha=0.75,
-               edgecolor="white", label=f"received {option} (n={len(got)})")
+               edgecolor="white", label=f"received {names[option]} (n={len(got)})")
         ax.bar(edges[:-1], -down, width=width, align="edge", color=f"C{k_ref}", alpha=0.75,
-               edgecolor="white", label=f"received {reference} (n={len(ref)})")
+               edgecolor="white", label=f"received {names[reference]} (n={len(ref)})")
         lower, upper = bounds[option]
         ax.axvline(lower, color="black", linestyle="--", linewidth=1,
                    label="common support" if lower <= upper else "no common support")
@@ -94,14 +98,16 @@ def plot_propensity_overlap(
         ax.set_ylim(-1.15 * top, 1.15 * top)
         ax.yaxis.set_major_formatter(lambda v, _pos: f"{abs(v):g}")
         ax.set_xlim(0, 1)
-        ax.set_xlabel(f"Propensity score of {option}")
+        ax.set_xlabel(f"Propensity score of {names[option]}")
         ax.set_ylabel("Patients")
-        ax.set_title(f"{option} vs {reference}")
+        ax.set_title(f"{names[option]} vs {names[reference]}")
         ax.legend(frameon=False, fontsize="small", loc="best")
     return fig
 
 
-def plot_balance(table: pd.DataFrame, *, figsize: tuple[float, float] | None = None) -> Figure:
+def plot_balance(table: pd.DataFrame, *, figsize: tuple[float, float] | None = None,
+                 labels: Mapping[str, str] | None = None,
+                 option_labels: Mapping[str, str] | None = None) -> Figure:
     """Love plot: absolute standardised differences before and after overlap weighting.
 
     Parameters
@@ -110,6 +116,11 @@ def plot_balance(table: pd.DataFrame, *, figsize: tuple[float, float] | None = N
         :func:`analysis.benefit.propensity.standardized_differences` output.
     figsize : tuple of float, optional
         Default: 6.5 inches wide, 0.3 inch per variable (at least 2.5).
+    labels : mapping of str to str, optional
+        Display label per variable and per ``variable[level]`` term
+        (:func:`analysis.formatting.codebook_labels`).
+    option_labels : mapping of str to str, optional
+        Legend label per option code.
 
     Returns
     -------
@@ -125,11 +136,15 @@ def plot_balance(table: pd.DataFrame, *, figsize: tuple[float, float] | None = N
     ...                   "smd_unweighted": [0.41, -0.2], "smd_weighted": [0.0, 0.001]})
     >>> len(plot_balance(t).axes)
     1
+    >>> fig = plot_balance(t, labels={"age": "Age (years)"})
+    >>> [x.get_text() for x in fig.axes[0].get_yticklabels()]
+    ['Age (years)', 'sex']
     """
     missing = [c for c in BALANCE_COLUMNS if c not in table.columns]
     if missing:
         raise AnalysisError(f"table lacks column(s) {missing}")
-    names = [f"{v}: {lv}" if str(lv) else str(v)
+    shown = dict(labels or {})
+    names = [shown.get(f"{v}[{lv}]", f"{shown.get(v, v)}: {lv}") if str(lv) else str(shown.get(v, v))
              for v, lv in zip(table["variable"], table["level"].fillna(""), strict=True)]
     rows = list(dict.fromkeys(names))
     options = list(dict.fromkeys(table["option"].astype(str)))
@@ -162,7 +177,8 @@ def plot_balance(table: pd.DataFrame, *, figsize: tuple[float, float] | None = N
     ax.set_ylim(-0.7, len(rows) - 0.3)
     ax.set_xlim(0, right * 1.03)
     ax.set_xlabel("Absolute standardised mean difference (option vs reference)")
-    handles = [Line2D([], [], marker="o", linestyle="", color=f"C{k}", label=str(o))
+    handles = [Line2D([], [], marker="o", linestyle="", color=f"C{k}",
+                      label=str((option_labels or {}).get(o, o)))
                for k, o in enumerate(options)]
     handles += [
         Line2D([], [], marker="o", linestyle="", markerfacecolor="none", markeredgecolor="black",

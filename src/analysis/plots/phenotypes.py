@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -57,7 +59,8 @@ def plot_cluster_selection(table: pd.DataFrame, *, figsize=(7.0, 3.2)) -> Figure
     return fig
 
 
-def profile_heatmap_values(profiles: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def profile_heatmap_values(profiles: pd.DataFrame,
+                           labels: Mapping[str, str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Colour values and cell texts of :func:`plot_cluster_profiles`.
 
     The colour is each cluster's standardised difference from the whole cohort:
@@ -70,6 +73,9 @@ def profile_heatmap_values(profiles: pd.DataFrame) -> tuple[pd.DataFrame, pd.Dat
     ----------
     profiles : pandas.DataFrame
         Output of :func:`analysis.describe.phenotypes.cluster_profiles`.
+    labels : mapping of str to str, optional
+        Display label per variable and ``variable[level]`` term
+        (:func:`analysis.formatting.codebook_labels`) for the row names.
 
     Returns
     -------
@@ -91,7 +97,9 @@ def profile_heatmap_values(profiles: pd.DataFrame) -> tuple[pd.DataFrame, pd.Dat
         raise AnalysisError(f"profiles: missing the cluster_profiles column(s) {lacking}")
     z_rows, text_rows = {}, {}
     for (variable, level), block in profiles.groupby(["variable", "level"], sort=False):
-        row = f"{variable}: {level}" if level != "" else variable
+        shown = labels or {}
+        row = (shown.get(f"{variable}[{level}]", f"{shown.get(variable, variable)}: {level}")
+               if level != "" else shown.get(variable, variable))
         n = block["n"].to_numpy(dtype=float)
         total = n.sum()
         if block["mean"].notna().any():  # numeric
@@ -115,7 +123,7 @@ def profile_heatmap_values(profiles: pd.DataFrame) -> tuple[pd.DataFrame, pd.Dat
 
 
 def plot_cluster_profiles(profiles: pd.DataFrame, *, limit: float = 2.0, annotate: bool = True,
-                          figsize=None) -> Figure:
+                          figsize=None, labels: Mapping[str, str] | None = None) -> Figure:
     """Heatmap of the cluster profiles: standardised means and percents per cluster.
 
     One row per numeric/binary variable or categorical level, one column per
@@ -133,6 +141,9 @@ def plot_cluster_profiles(profiles: pd.DataFrame, *, limit: float = 2.0, annotat
         Write the mean or percent in each cell.
     figsize : tuple of float, optional
         Default grows with the number of rows and clusters.
+    labels : mapping of str to str, optional
+        Display label per variable and ``variable[level]`` term
+        (:func:`analysis.formatting.codebook_labels`).
 
     Returns
     -------
@@ -149,10 +160,13 @@ def plot_cluster_profiles(profiles: pd.DataFrame, *, limit: float = 2.0, annotat
     >>> fig = plot_cluster_profiles(p)
     >>> [t.get_text() for t in fig.axes[0].get_yticklabels()]
     ['age', 'rf']
+    >>> fig = plot_cluster_profiles(p, labels={"rf": "Rheumatoid factor"})
+    >>> [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    ['age', 'Rheumatoid factor']
     """
     if not (isinstance(limit, int | float) and limit > 0):
         raise AnalysisError(f"limit: must be a positive number, got {limit!r}")
-    z, text = profile_heatmap_values(profiles)
+    z, text = profile_heatmap_values(profiles, labels)
     if z.empty:
         raise AnalysisError("profiles: has no rows")
     rows, cols = z.shape

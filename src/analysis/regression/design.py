@@ -90,7 +90,8 @@ def design_matrix(
         binary or categorical.
     variables : mapping
         Codebook. Categorical entries list ``levels``; the first is the reference.
-        ``"transform": "log"`` log-transforms a numeric predictor (values must be > 0).
+        ``"transform": "log"`` log-transforms a numeric predictor (values must be > 0) to base 2,
+        so that its odds ratio is per doubling.
     splines : mapping of str to int or sequence of float, optional
         Predictors to expand as restricted cubic splines: a number of knots (3 to 7, placed
         at Harrell's quantiles of the non-missing values) or the knots themselves.
@@ -200,7 +201,7 @@ def design_matrix(
                     raise AnalysisError(
                         f"column '{name}' has transform 'log' but holds values <= 0"
                     )
-                values = np.log(values)
+                values = np.log2(values)  # an odds ratio per doubling
             elif spec.get("transform") not in (None, "", "none"):
                 raise AnalysisError(
                     f"column '{name}': unknown transform {spec.get('transform')!r} (only 'log')"

@@ -177,7 +177,7 @@ TOP_LEVEL_KEYS = {
 }
 VARIABLE_KEYS = {
     "type", "label", "unit", "min", "max", "levels", "description", "summary",
-    "transform", "required", "format",
+    "transform", "required", "format", "level_labels",
 }
 SUMMARY_CHOICES = ("mean", "median")
 TRANSFORMS = ("none", "log", "log1p", "sqrt")
@@ -207,6 +207,8 @@ class Variable:
     transform: str | None = None
     required: bool = False
     format: str | None = None
+    #: display names of levels (``{code: label}`` in study.yaml), e.g. ``iv_mucosal: IV + mucosal``
+    level_labels: tuple[tuple[str, str], ...] | None = None
 
     @property
     def display_label(self) -> str:
@@ -224,6 +226,8 @@ class Variable:
             out["levels"] = list(self.levels)
         if self.required:
             out["required"] = True
+        if self.level_labels:
+            out["level_labels"] = dict(self.level_labels)
         return out
 
 
@@ -709,6 +713,7 @@ def _parse_variable(name: str, spec: Any) -> tuple[Variable | None, list[str]]:
         problems.append(f"{where}: summary must be one of {SUMMARY_CHOICES}")
     if spec.get("transform") is not None and spec["transform"] not in TRANSFORMS:
         problems.append(f"{where}: transform must be one of {TRANSFORMS}")
+    problems += _level_label_problems(spec, where)
     if problems:
         return None, problems
     return (
@@ -725,6 +730,30 @@ def _parse_variable(name: str, spec: Any) -> tuple[Variable | None, list[str]]:
             transform=spec.get("transform"),
             required=bool(spec.get("required", False)),
             format=spec.get("format"),
+            level_labels=(tuple((str(k), v) for k, v in spec["level_labels"].items())
+                          if spec.get("level_labels") else None),
         ),
         [],
     )
+
+
+def _level_label_problems(spec: Mapping, where: str) -> list[str]:
+    """``level_labels``: a mapping from levels (categorical) or 0/1 (binary) to display text."""
+    labels = spec.get("level_labels")
+    if labels is None:
+        return []
+    if not isinstance(labels, Mapping) or not labels:
+        return [f"{where}: 'level_labels' must be a mapping like {{code: display name}}"]
+    problems = []
+    if spec.get("type") == "categorical":
+        known = {str(x) for x in spec.get("levels") or []}
+    elif spec.get("type") == "binary":
+        known = {"0", "1", "True", "False", "true", "false", "yes", "no"}
+    else:
+        return [f"{where}: 'level_labels' only applies to categorical or binary variables"]
+    for code, text in labels.items():
+        if str(code) not in known:
+            problems.append(f"{where}.level_labels: {shorten_repr(code)} is not one of its levels")
+        elif not isinstance(text, str) or not text.strip():
+            problems.append(f"{where}.level_labels.{shorten(str(code))}: must be non-empty text")
+    return problems
