@@ -14,7 +14,8 @@ from analysis.plots.visits import set_visit_axis
 
 def plot_response_by_visit(table: pd.DataFrame, outcome: str, *, imputation: str = "non-responder",
                            time_label: str = "Week", arm_labels: Mapping[str, str] | None = None,
-                           title: str | None = None, labels: Mapping[str, str] | None = None):
+                           title: str | None = None, labels: Mapping[str, str] | None = None,
+                           arm_title: str = "Arm"):
     """Proportion with CI error bars at each visit, one dodged series per arm.
 
     Parameters
@@ -33,6 +34,8 @@ def plot_response_by_visit(table: pd.DataFrame, outcome: str, *, imputation: str
         Default: the outcome's label (``labels``, else its name) and the imputation.
     labels : mapping of str to str, optional
         Display label per column (:func:`analysis.formatting.codebook_labels`).
+    arm_title : str, default "Arm"
+        Title of the legend (the codebook label of the arm column).
 
     Returns
     -------
@@ -86,6 +89,6 @@ def plot_response_by_visit(table: pd.DataFrame, outcome: str, *, imputation: str
     method = str(rows["method"].iloc[0])
     ax.set(ylabel=f"% of patients ({method})",
            title=title or f"{labels.get(outcome, outcome)} ({imputation})")
-    ax.legend(fontsize=8, title="Arm" if len(arms) > 1 else None)
+    ax.legend(fontsize=8, title=arm_title if len(arms) > 1 else None)
     fig.tight_layout()
     return fig
