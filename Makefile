@@ -42,6 +42,7 @@ export OPENBLAS_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 
 STUDY ?= ibd-biologics
+FORMAT ?= html
 SMOKE ?=
 SEED ?=
 TEST_ARGS ?=
@@ -53,7 +54,7 @@ raw_inputs = $(if $(filter $(1),$(DEMO_STUDIES)),data/$(1)/raw/cohort.csv,$(wild
 .PHONY: help all data study check report test test-fast lint kernel env benchmarks clean distclean app
 
 help: ## list the targets
-	@echo "Usage: make <target> [STUDY=name] [SMOKE=1]"
+	@echo "Usage: make <target> [STUDY=name] [SMOKE=1] [FORMAT=html|docx|pdf]"
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 	@echo "Studies: $(STUDIES)"
 
@@ -66,7 +67,7 @@ study: reports/$(STUDY)/report.html ## run every stage for one study (STUDY=name
 check: $(ENV_STAMP) $(call raw_inputs,$(STUDY)) ## validate one study's raw data against its codebook
 	$(PY) -m analysis check --study $(STUDY)
 
-report: reports/$(STUDY)/report.html ## render one study's report
+report: reports/$(STUDY)/report.$(FORMAT) ## render one study's report (FORMAT=html|docx|pdf; pdf needs Quarto)
 
 test: $(KERNEL_STAMP) ## run the whole test suite (unit tests, doctests, notebooks, end to end)
 	$(PY) -m pytest -n 2 --dist loadgroup $(TEST_ARGS)
@@ -129,8 +130,16 @@ $(eval $(call notebook_rule,09-answer-study-questions,$(PREPARED)))
 # the long 05 -> 06 chain of each study starts early and the short notebooks fill the gaps
 # (the report's section order follows the notebook numbers, not this list)
 SLOW_NOTEBOOKS := 05-compare-models 06-validate-model
-reports/%/report.html: $(foreach nb,$(SLOW_NOTEBOOKS) $(filter-out $(SLOW_NOTEBOOKS),$(NOTEBOOKS)),reports/%/notebooks/$(nb).ipynb) $(REPORT_SRC)
+# the report embeds the executed notebooks in the Quarto manuscript (reports/_quarto.yml,
+# reports/templates/*.qmd); report.docx / report.pdf: `make report FORMAT=docx|pdf`
+REPORT_PREREQS = $(foreach nb,$(SLOW_NOTEBOOKS) $(filter-out $(SLOW_NOTEBOOKS),$(NOTEBOOKS)),reports/%/notebooks/$(nb).ipynb) \
+                 $(REPORT_SRC) $(wildcard reports/_quarto.yml reports/templates/*.qmd docs/prediction-tool.png)
+reports/%/report.html: $(REPORT_PREREQS)
 	$(PY) -m analysis report --study $*
+reports/%/report.docx: $(REPORT_PREREQS)
+	$(PY) -m analysis report --study $* --format docx
+reports/%/report.pdf: $(REPORT_PREREQS)
+	$(PY) -m analysis report --study $* --format pdf
 
 clean: ## remove generated data and reports (keeps .venv)
 	rm -rf $(foreach s,$(STUDIES),reports/$(s) data/$(s)/processed) $(foreach s,$(DEMO_STUDIES),data/$(s)/raw)

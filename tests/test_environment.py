@@ -13,7 +13,7 @@ def _normalise(requirement: str) -> tuple[str, str]:
 
 
 # Not packaged for conda: installed from PyPI by the `-e .[dev]` line of environment.yml.
-PIP_ONLY = {"firthmodels"}
+PIP_ONLY = {"firthmodels", "pypandoc-binary"}
 
 
 def test_environment_yml_mirrors_pyproject_dependencies():

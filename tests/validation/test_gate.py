@@ -245,17 +245,24 @@ def _executed(path):
     import nbformat
 
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_markdown_cell("# Part one\nNarrative of the first notebook.")]
+    cell = nbformat.v4.new_code_cell("#| label: tbl-table1\n#| tbl-cap: Baseline\nshow(t)")
+    cell.outputs = [nbformat.v4.new_output("display_data", data={"text/html": "<table><tr><td>1</td></tr></table>"})]
+    nb.cells = [cell]
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, path)
 
 
 def test_report_opens_with_the_verdict_and_its_numbers(tmp_path):
-    from analysis.pipeline.report import render_report, verdict_paragraph
-    from analysis.study.paths import StudyPaths
+    from conftest import make_study
 
-    paths = StudyPaths("demo", tmp_path)
-    _executed(paths.notebooks / "01-first.ipynb")
+    from analysis.pipeline.report import render_report, verdict_paragraph
+    from analysis.study.config import load_study
+
+    make_study(tmp_path, "demo", {"title": "Demo", "outcome": "y", "predictors": ["x"],
+                                  "variables": {"x": {"type": "numeric"}, "y": {"type": "binary"}}})
+    study = load_study("demo", root=tmp_path)
+    paths = study.paths
+    _executed(paths.notebooks / "02-describe-cohort.ipynb")
     verdict = ship_gate(comparison(auc_ci_lower=0.372), validation(-11.2))
     paths.tables.mkdir(parents=True)
     table = verdict.as_frame()
@@ -265,9 +272,10 @@ def test_report_opens_with_the_verdict_and_its_numbers(tmp_path):
     assert paragraph.startswith("**No model fit for clinical use.**")
     assert "0.780 (95% CI 0.372-0.860)" in paragraph and "is -11.20, outside" in paragraph
     assert "<script>" not in paragraph
-    html = render_report(paths, "Demo", echo=lambda _: None, force_fallback=True).read_text()
+    text = {"summary": "Narrative of the summary.", "methods": "M.", "participant-flow": "", "tripod": ""}
+    html = render_report(study, echo=lambda _: None, force_fallback=True, inserts=text).read_text()
     main = html[html.index("<main>"):]
-    assert main.index("No model fit for clinical use") < main.index("Narrative of the first")
+    assert main.index("No model fit for clinical use") < main.index("Narrative of the summary")
     assert "-11.20" in main and "<script>alert" not in main
 
 

@@ -5,7 +5,7 @@ Commands
 check   validate a study's raw table against its codebook (exit 2 on any violation)
 data    write the deterministic demo cohort(s)
 run     execute one notebook for one study through Papermill (atomic)
-report  render reports/<study>/report.html (Quarto, or the nbconvert fallback)
+report  render reports/<study>/report.html|docx|pdf (Quarto, or the fallback)
 predict score new patients with a study's saved model
 app     serve the web calculator of a study's saved model (Shiny, 127.0.0.1:8000)
 studies list the studies found under data/*/study.yaml
@@ -89,10 +89,9 @@ def _literal(text: str):
 def _cmd_report(args) -> int:
     from analysis.pipeline.report import render_report
     from analysis.study.config import load_study
-    from analysis.study.paths import study_paths
 
     study = load_study(args.study, args.root)
-    path = render_report(study_paths(study.name, args.root), study.title, force_fallback=args.fallback)
+    path = render_report(study, fmt=args.format, force_fallback=args.fallback)
     print(f"wrote {path}")
     return 0
 
@@ -147,9 +146,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="limit of one cell (default: the run's limit)")
     p.set_defaults(func=_cmd_run)
 
-    p = sub.add_parser("report", help="render reports/<study>/report.html")
+    p = sub.add_parser("report", help="render reports/<study>/report.html (or .docx / .pdf)")
     p.add_argument("--study", required=True)
     p.add_argument("--root", default=None)
+    p.add_argument("--format", choices=("html", "docx", "pdf"), default="html",
+                   help="report format (default html; pdf needs Quarto)")
     p.add_argument("--fallback", action="store_true", help="skip Quarto even if installed")
     p.set_defaults(func=_cmd_report)
 

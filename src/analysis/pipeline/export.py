@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import io
+import json
 import re
 import zipfile
 from collections.abc import Iterable
@@ -47,15 +48,26 @@ _METADATA = {
 }
 
 
-def save_figure(fig, name: str, folder: str | Path, formats: Iterable[str] = FIGURE_FORMATS) -> list[Path]:
-    """Write ``fig`` as ``<folder>/<name>.{pdf,svg,png}`` and return the paths.
+def save_figure(fig, name: str, folder: str | Path, formats: Iterable[str] = FIGURE_FORMATS, *,
+                caption: str | None = None, label: str | None = None) -> list[Path]:
+    """Write ``fig`` as ``<folder>/<name>.{pdf,svg,png}`` plus a sidecar, and return the paths.
+
+    The sidecar ``<name>.json`` (:data:`SIDECAR_SUFFIX`) records the Quarto label and caption
+    of the figure and its panel number, so the report stage can copy the files into
+    manuscript order (``fig-<NN>-<slug>.*``, :func:`export_numbered_figures`).  ``label`` and
+    ``caption`` default to the ``#| label:`` and ``#| fig-cap:`` lines of the notebook cell
+    that is running (Papermill keeps each cell in IPython's history); outside a notebook they
+    stay empty.  The sidecar is not among the returned paths.
 
     Examples
     --------
     >>> import matplotlib.pyplot as plt, tempfile
     >>> fig, ax = plt.subplots(); _ = ax.plot([0, 1], [0, 1])
-    >>> [p.suffix for p in save_figure(fig, "line", tempfile.mkdtemp())]
+    >>> folder = tempfile.mkdtemp()
+    >>> [p.suffix for p in save_figure(fig, "line", folder, caption="A line", label="fig-line")]
     ['.pdf', '.svg', '.png']
+    >>> read_figure_sidecar(Path(folder) / "line.json")["caption"]
+    'A line'
     """
     folder = Path(folder)
     written = []
@@ -63,7 +75,68 @@ def save_figure(fig, name: str, folder: str | Path, formats: Iterable[str] = FIG
         buffer = io.BytesIO()
         fig.savefig(buffer, format=fmt, dpi=PNG_DPI, bbox_inches="tight", metadata=_METADATA[fmt])
         written.append(write_bytes(folder / f"{name}.{fmt}", buffer.getvalue()))
+    cell, run = _running_cell()
+    label = label or cell.get("label")
+    caption = caption or cell.get("fig-cap")
+    # panels count within one execution of a cell, so re-running it writes the same sidecars
+    previous_run, previous = _PANELS.get(label, (None, 0))
+    panel = previous + 1 if previous_run == run else 1
+    _PANELS[label] = (run, panel)
+    sidecar = {"name": name, "label": label, "caption": caption, "panel": panel}
+    write_text(folder / f"{name}{SIDECAR_SUFFIX}", json.dumps(sidecar, indent=1, sort_keys=True) + "\n")
     return written
+
+
+SIDECAR_SUFFIX = ".json"
+_PANELS: dict[str | None, tuple] = {}  # label -> (cell execution, figures saved in it so far)
+_CELL_OPTION = re.compile(r"^#\|\s*([\w-]+)\s*:\s*(.*?)\s*$")
+
+
+def cell_options(source: str) -> dict[str, str]:
+    r"""The ``#| key: value`` lines at the top of a cell's source (Quarto cell options).
+
+    Examples
+    --------
+    >>> cell_options("#| label: fig-roc\n#| fig-cap: ROC curves\nplot()\n#| later: ignored")
+    {'label': 'fig-roc', 'fig-cap': 'ROC curves'}
+    """
+    options = {}
+    for line in source.splitlines():
+        match = _CELL_OPTION.match(line)
+        if match is None:
+            break
+        options[match.group(1)] = match.group(2)
+    return options
+
+
+def _running_cell() -> tuple[dict[str, str], int | None]:
+    """Cell options of the notebook cell being executed and its execution number.
+
+    Papermill runs each cell with IPython's history on, so the running cell's source is the
+    last entry of ``In``; outside IPython the options are empty and the number None.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython ships with ipykernel
+        return {}, None
+    shell = get_ipython()
+    history = getattr(shell, "user_ns", {}).get("In") if shell is not None else None
+    if not history:
+        return {}, None
+    return cell_options(history[-1]), len(history)
+
+
+def read_figure_sidecar(path: str | Path) -> dict:
+    """The sidecar of a saved figure (see :func:`save_figure`).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> p = Path(tempfile.mkdtemp()) / "f.json"; _ = p.write_text('{"name": "f", "panel": 1}')
+    >>> read_figure_sidecar(p)["name"]
+    'f'
+    """
+    return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
 def neutralise_formula(value):
@@ -191,6 +264,19 @@ def table_to_docx(df: pd.DataFrame, caption: str | None = None) -> bytes:
     return _normalise_zip(raw.getvalue())
 
 
+def stable_zip(data: bytes) -> bytes:
+    """A zip container (DOCX) rewritten with fixed entry times: same content, same bytes.
+
+    Examples
+    --------
+    >>> raw = io.BytesIO()
+    >>> with zipfile.ZipFile(raw, "w") as z: z.writestr("a.txt", "x")
+    >>> stable_zip(raw.getvalue()) == stable_zip(stable_zip(raw.getvalue()))
+    True
+    """
+    return _normalise_zip(data)
+
+
 def _normalise_zip(data: bytes) -> bytes:
     """Rewrite a zip (DOCX) with fixed entry times so identical content gives identical bytes."""
     source = zipfile.ZipFile(io.BytesIO(data))
@@ -250,3 +336,95 @@ def show(obj, caption: str | None = None):
         display(HTML(table_to_html(obj, caption)))
     else:
         display(obj)
+
+
+# --------------------------------------------------------------------------------------
+# figures in manuscript order: fig-<NN>-<slug>.{pdf,svg,png[,tiff]} and figures/index.csv
+# --------------------------------------------------------------------------------------
+FIGURE_INDEX = "index.csv"
+FIGURE_INDEX_COLUMNS = ("file", "number", "caption", "notebook", "label")
+TIFF_ENV = "FIG_TIFF"  # FIG_TIFF=1: also write each numbered figure as TIFF (LZW, 300 dpi)
+_NUMBERED = re.compile(r"^fig-\d{2,}[a-z]?-")
+
+
+def figure_file_stem(number: int, panel: str, source: str | Path) -> str:
+    """The manuscript name of a figure: ``fig-<NN><panel>-<slug>``.
+
+    Examples
+    --------
+    >>> figure_file_stem(3, "b", "figures/response_by_visit_remission")
+    'fig-03b-response-by-visit-remission'
+    """
+    slug = re.sub(r"[^a-z0-9]+", "-", Path(source).name.lower()).strip("-") or "figure"
+    return f"fig-{number:02d}{panel}-{slug}"
+
+
+def export_numbered_figures(figures: Iterable[dict], folder: str | Path, *,
+                            tiff: bool | None = None) -> list[Path]:
+    """Copy figures into manuscript order and write ``<folder>/index.csv``.
+
+    Each entry of ``figures`` is a dict with ``source`` (the saved figure without suffix,
+    e.g. ``figures/roc_curves``), ``number`` (the manuscript's figure number), ``panel``
+    (``""`` or ``"a"``, ``"b"``, ... for a figure of several panels), ``caption``,
+    ``notebook`` and ``label``.  Every format the source was saved in is copied as
+    ``fig-<NN><panel>-<slug>.<ext>`` (TIFF converted from the 300-dpi PNG when ``tiff`` or
+    ``$FIG_TIFF`` is ``1``); numbered files from an earlier export that are no longer
+    figures are removed.  ``index.csv`` has the columns ``file`` (the stem; one file per
+    format), ``number`` (``3`` or ``3a``), ``caption``, ``notebook``, ``label``.  Copies and
+    index are byte-identical when nothing changed.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt, tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> fig, ax = plt.subplots(); _ = ax.plot([0, 1])
+    >>> _ = save_figure(fig, "roc_curves", folder, label="fig-roc", caption="ROC")
+    >>> written = export_numbered_figures([{"source": folder / "roc_curves", "number": 1, "panel": "",
+    ...     "caption": "ROC", "notebook": "05-compare-models.ipynb", "label": "fig-roc"}], folder)
+    >>> [p.name for p in written]
+    ['fig-01-roc-curves.pdf', 'fig-01-roc-curves.svg', 'fig-01-roc-curves.png', 'index.csv']
+    """
+    import os
+
+    folder = Path(folder)
+    if tiff is None:
+        tiff = os.environ.get(TIFF_ENV, "") == "1"
+    written, rows = [], []
+    for entry in figures:
+        source = Path(entry["source"])
+        stem = figure_file_stem(int(entry["number"]), entry.get("panel", ""), source)
+        for fmt in FIGURE_FORMATS:
+            original = source.with_name(f"{source.name}.{fmt}")
+            if original.is_file():
+                written.append(write_bytes(folder / f"{stem}.{fmt}", original.read_bytes()))
+        png = source.with_name(f"{source.name}.png")
+        if tiff and png.is_file():
+            written.append(write_bytes(folder / f"{stem}.tiff", png_to_tiff(png.read_bytes())))
+        rows.append({"file": stem, "number": f"{int(entry['number'])}{entry.get('panel', '')}",
+                     "caption": entry.get("caption") or "", "notebook": entry.get("notebook") or "",
+                     "label": entry.get("label") or ""})
+    keep = {p.name for p in written}
+    for stale in folder.glob("fig-*"):
+        if _NUMBERED.match(stale.name) and stale.name not in keep and stale.is_file():
+            stale.unlink()
+    index = pd.DataFrame(rows, columns=list(FIGURE_INDEX_COLUMNS))
+    written.append(write_text(folder / FIGURE_INDEX, table_to_csv(index)))
+    return written
+
+
+def png_to_tiff(png: bytes, dpi: int = PNG_DPI) -> bytes:
+    """A PNG as an LZW-compressed TIFF with its resolution set (deterministic bytes).
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> fig, ax = plt.subplots(); buffer = io.BytesIO(); fig.savefig(buffer, format="png")
+    >>> png_to_tiff(buffer.getvalue())[:2] in (b"II", b"MM")
+    True
+    """
+    from PIL import Image
+
+    out = io.BytesIO()
+    with Image.open(io.BytesIO(png)) as image:
+        image.save(out, format="TIFF", compression="tiff_lzw", dpi=(dpi, dpi))
+    return out.getvalue()
