@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -105,3 +106,16 @@ def test_binary_groups_read_as_label_yes_or_no_in_legends():
     labels = level_labels("anti_dsdna", {"anti_dsdna": {"type": "binary", "label": "Anti-dsDNA positive"}})
     assert labels["1"] == labels["1.0"] == "Anti-dsDNA positive: yes"
     assert labels["0"] == labels["0.0"] == "Anti-dsDNA positive: no"
+
+
+def test_small_counts_are_suppressed_only_in_count_columns():
+    from analysis.formatting import suppress_small_counts
+
+    t = pd.DataFrame({"arm": ["a", "b", "c", "d"], "n": [20, 4, 1, 0], "events": [5.0, 2.0, np.nan, 0.0],
+                      "proportion": [0.25, 0.5, 1.0, 0.0], "visit": [4, 4, 4, 4]})
+    out = suppress_small_counts(t, 5)
+    assert out["n"].tolist() == [20, "<5", "<5", 0]          # 1..4 hidden, 0 and >= 5 shown
+    assert out["events"].tolist()[:2] == [5.0, "<5"] and np.isnan(out["events"][2])
+    assert out["proportion"].tolist() == t["proportion"].tolist()   # not a count column
+    assert out["visit"].tolist() == [4, 4, 4, 4]                      # nor is the visit week
+    assert suppress_small_counts(t, None) is t

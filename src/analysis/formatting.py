@@ -340,3 +340,41 @@ def escape_text(text) -> str:
     import html
 
     return html.escape(str(text).translate(_MARKDOWN_SPECIAL), quote=False).replace('"', "&quot;")
+
+
+#: Columns of tidy tables that hold counts of patients or events (what small-cell
+#: suppression applies to).
+COUNT_COLUMNS = frozenset({
+    "n", "events", "count", "patients", "n_patients", "n_events", "non_events", "missing",
+    "serious", "n_serious", "responders", "n_observed", "n_missing",
+})
+#: Environment variable through which a notebook run carries study.yaml's
+#: ``privacy.min_cell_count`` to the table writers (set by :mod:`analysis.pipeline.runner`).
+MIN_CELL_COUNT_ENV = "ANALYSIS_MIN_CELL_COUNT"
+
+
+def suppress_small_counts(table: pd.DataFrame, min_cell_count: int | None) -> pd.DataFrame:
+    """``table`` with counts from 1 to ``min_cell_count - 1`` shown as ``"<min_cell_count"``.
+
+    Applies to the count columns (:data:`COUNT_COLUMNS`, matched case-insensitively);
+    zeros and larger counts stay as they are (a zero discloses no one), other columns are
+    untouched; ``None`` returns the table unchanged.  Used for the *rendered* copies of a
+    table (report, HTML, DOCX); the tidy CSV keeps the exact counts for the analyst.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"visit": [4, 8, 12], "n": [40, 3, 0], "proportion": [0.5, 0.1, 0.0]})
+    >>> suppress_small_counts(t, 5)["n"].tolist()
+    [40, '<5', 0]
+    """
+    if not min_cell_count or not isinstance(table, pd.DataFrame):
+        return table
+    out = table.copy()
+    for column in out.columns:
+        if str(column).lower() not in COUNT_COLUMNS:
+            continue
+        values = pd.to_numeric(out[column], errors="coerce")
+        small = values.notna() & (values >= 1) & (values < min_cell_count) & (values % 1 == 0)
+        if small.any():
+            out[column] = out[column].astype(object).where(~small, f"<{min_cell_count}")
+    return out

@@ -150,3 +150,15 @@ def test_level_labels_give_levels_display_names_and_bad_ones_are_named(tmp_path)
     numeric = {"type": "numeric", "level_labels": {"1": "one"}}
     with pytest.raises(StudyConfigError, match="only applies to categorical or binary"):
         study_with(numeric)
+
+
+def test_privacy_min_cell_count_is_read_and_checked(tmp_path):
+    base = {"title": "t", "outcome": "y", "predictors": ["x"],
+            "variables": {"y": {"type": "binary"}, "x": {"type": "numeric"}}}
+    make_study(tmp_path, "s", {**base, "privacy": {"min_cell_count": 5}})
+    assert load_study("s", root=tmp_path).min_cell_count == 5
+    make_study(tmp_path, "s", base)
+    assert load_study("s", root=tmp_path).min_cell_count is None
+    make_study(tmp_path, "s", {**base, "privacy": {"min_cell_count": 1, "other": 2}})
+    with pytest.raises(StudyConfigError, match=r"unknown key 'other'[\s\S]*integer from 2 to 100"):
+        load_study("s", root=tmp_path)

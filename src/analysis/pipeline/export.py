@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import io
 import json
+import os
 import re
 import zipfile
 from collections.abc import Iterable
@@ -18,6 +19,7 @@ from pathlib import Path
 import matplotlib
 import pandas as pd
 
+from analysis.formatting import MIN_CELL_COUNT_ENV, suppress_small_counts
 from analysis.study.io import write_bytes, write_text
 
 FIGURE_FORMATS = ("pdf", "svg", "png")
@@ -294,7 +296,10 @@ def save_table(tidy: pd.DataFrame, name: str, folder: str | Path, *,
                formatted: pd.DataFrame | None = None, caption: str | None = None) -> list[Path]:
     """Write ``<name>.csv`` (tidy) and ``<name>.html`` / ``<name>.docx`` (formatted).
 
-    ``formatted`` defaults to the tidy table itself.
+    ``formatted`` defaults to the tidy table itself.  When the study sets
+    ``privacy.min_cell_count`` (carried by the notebook run, :func:`min_cell_count`), the
+    formatted copies show small counts as ``"<n"`` (:func:`analysis.formatting.suppress_small_counts`);
+    the tidy CSV keeps the exact counts.
 
     Examples
     --------
@@ -304,12 +309,26 @@ def save_table(tidy: pd.DataFrame, name: str, folder: str | Path, *,
     ['.csv', '.html', '.docx']
     """
     folder = Path(folder)
-    shown = tidy if formatted is None else formatted
+    shown = suppress_small_counts(tidy if formatted is None else formatted, min_cell_count())
     return [
         write_text(folder / f"{name}.csv", table_to_csv(tidy)),
         write_text(folder / f"{name}.html", table_to_html(shown, caption)),
         write_bytes(folder / f"{name}.docx", table_to_docx(shown, caption)),
     ]
+
+
+def min_cell_count() -> int | None:
+    """The study's ``privacy.min_cell_count`` in a notebook run (None outside one or unset).
+
+    Examples
+    --------
+    >>> import os
+    >>> os.environ.pop(MIN_CELL_COUNT_ENV, None) and None
+    >>> min_cell_count() is None
+    True
+    """
+    value = os.environ.get(MIN_CELL_COUNT_ENV, "")
+    return int(value) if value.isdigit() and int(value) >= 2 else None
 
 
 def show(obj, caption: str | None = None):
@@ -333,7 +352,7 @@ def show(obj, caption: str | None = None):
 
         plt.close(obj)
     elif isinstance(obj, pd.DataFrame):
-        display(HTML(table_to_html(obj, caption)))
+        display(HTML(table_to_html(suppress_small_counts(obj, min_cell_count()), caption)))
     else:
         display(obj)
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from analysis.errors import AnalysisError
+from analysis.formatting import MIN_CELL_COUNT_ENV
 from analysis.study.io import RUN_MANIFEST_ENV, commit_partials, discard_partials
 from analysis.study.paths import ROOT_ENV, project_root
 
@@ -183,9 +184,15 @@ def run_notebook(notebook: str | Path, output: str | Path, parameters: dict[str,
     os.close(fd)
     tmp_output = output.with_name(f".{output.stem}.running.ipynb")
     failed = output.with_name(f"{output.stem}.failed.ipynb")
-    env_before = {k: os.environ.get(k) for k in (RUN_MANIFEST_ENV, ROOT_ENV, "MPLBACKEND")}
+    env_before = {k: os.environ.get(k)
+                  for k in (RUN_MANIFEST_ENV, ROOT_ENV, "MPLBACKEND", MIN_CELL_COUNT_ENV)}
     os.environ[RUN_MANIFEST_ENV] = manifest
     os.environ[ROOT_ENV] = str(root)
+    # study.yaml privacy.min_cell_count: the kernel's table writers show small counts as "<n"
+    os.environ.pop(MIN_CELL_COUNT_ENV, None)
+    threshold = _study_min_cell_count((parameters or {}).get("study"), root)
+    if threshold:
+        os.environ[MIN_CELL_COUNT_ENV] = str(threshold)
     # the kernel's own inline backend renders figures into the notebook (and so the report)
     os.environ.pop("MPLBACKEND", None)
     # parallelism comes from joblib across folds and resamples; native thread pools inside
@@ -366,3 +373,16 @@ def _kill_kernel(km) -> None:
 def _replace_quietly(source: Path, target: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         os.replace(source, target)
+
+
+def _study_min_cell_count(study, root: Path) -> int | None:
+    """``privacy.min_cell_count`` of the study a run is for (None when unset or unreadable:
+    the notebook's own first cell then reports a broken study.yaml)."""
+    if not study:
+        return None
+    from analysis.study.config import load_study
+
+    try:
+        return load_study(str(study), root).min_cell_count
+    except AnalysisError:
+        return None

@@ -174,6 +174,7 @@ TOP_LEVEL_KEYS = {
     "safety": "adverse-event columns of the visit table: count and serious",
     "added_value": "baseline and extended predictor sets compared, and markers given a cut-off",
     "phenotypes": "baseline variables clustered into phenotypes, and the outcomes shown by phenotype",
+    "privacy": "min_cell_count: counts from 1 to min_cell_count - 1 are shown as '<min_cell_count' in rendered tables",
 }
 VARIABLE_KEYS = {
     "type", "label", "unit", "min", "max", "levels", "description", "summary",
@@ -286,6 +287,8 @@ class Study:
     safety: dict[str, Any] | None = None
     added_value: dict[str, Any] | None = None
     phenotypes: dict[str, Any] | None = None
+    #: ``privacy.min_cell_count``: rendered tables show counts 1 .. n-1 as "<n" (None: all shown)
+    min_cell_count: int | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -430,9 +433,10 @@ def parse_study(raw: Any, paths: StudyPaths) -> Study:
     seed = raw.get("seed", DEFAULT_SEED)
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         problems.append("'seed' must be a non-negative integer")
-    for key in ("visits", "treatment", "modelling"):
+    for key in ("visits", "treatment", "modelling", "privacy"):
         if raw.get(key) is not None and not isinstance(raw.get(key), Mapping):
             problems.append(f"{key!r} must be a mapping")
+    min_cell_count = _min_cell_count(raw.get("privacy"), problems)
     if isinstance(raw.get("modelling"), Mapping):
         problems += modelling_problems(raw["modelling"])
     subgroups, subgroup_problems = parse_subgroups(
@@ -478,8 +482,25 @@ def parse_study(raw: Any, paths: StudyPaths) -> Study:
         seed=seed,
         subgroups=subgroups,
         **questions,
+        min_cell_count=min_cell_count,
         raw=dict(raw),
     )
+
+
+def _min_cell_count(block, problems: list[str]) -> int | None:
+    """``privacy: {min_cell_count: n}``: an integer of at least 2, or absent."""
+    if not isinstance(block, Mapping):
+        return None
+    for key in block:
+        if key != "min_cell_count":
+            problems.append(f"privacy: unknown key {shorten_repr(key)} (known: min_cell_count)")
+    value = block.get("min_cell_count")
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not 2 <= value <= 100:
+        problems.append("privacy.min_cell_count must be an integer from 2 to 100")
+        return None
+    return value
 
 
 def _study_questions(raw: Mapping, visits, variables, group, problems: list[str]) -> dict[str, Any]:
