@@ -90,6 +90,10 @@ def _endpoint_sentence(study, endpoint) -> str:
             f"{escape_text(endpoint.method)}).")
 
 
+#: cross-validated and bootstrap-corrected AUCs further apart than this are called disagreeing
+DISAGREEMENT = 0.1
+
+
 def _model_sentence(result) -> str:
     if result is None:
         return "No prediction model has been compared yet (notebook 05 has not been run)."
@@ -107,7 +111,14 @@ def _model_sentence(result) -> str:
             extra.append(f"an optimism-corrected AUC of {result.corrected_auc:.2f}{b}")
     if result.corrected_slope is not None:
         extra.append(f"a corrected calibration slope of {result.corrected_slope:.2f}")
-    return text + (", " + " and ".join(extra) if extra else "") + "."
+    sentence = text + (", " + " and ".join(extra) if extra else "") + "."
+    if (result.corrected_auc is not None and result.auc is not None
+            and abs(result.corrected_auc - result.auc) > DISAGREEMENT
+            and not (result.auc_method or "").startswith("nested cross-validation")):
+        sentence += (" The two AUC estimates disagree, as they can when a model is developed on "
+                     "few patients; the cross-validated one, which repeats the whole fitting on "
+                     "patients it did not see, is the one the ship gate judges.")
+    return sentence
 
 
 def _verdict_sentence(paths, result) -> str:
