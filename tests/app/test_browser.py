@@ -1,7 +1,8 @@
 """The calculator in a real browser: Debian's chromium driven by Playwright.
 
 A tiny project is built in a temporary folder (a study with a derived BMI and two
-treatment options, and a copy whose model failed the ship gate), each app is served by
+treatment options whose model is saved with bootstrap refits, and a copy whose model failed
+the ship gate and has no refits), each app is served by
 uvicorn on a free port of 127.0.0.1 in a background thread, and what the page shows is
 compared with :func:`analysis.models.predict.predict_patients` for the same patient.
 
@@ -101,16 +102,23 @@ def fit(frame: pd.DataFrame) -> Pipeline:
     return model.fit(frame[PREDICTORS], frame["response"].astype(int))
 
 
+def bootstrap_refits(frame: pd.DataFrame, n: int = 25, seed: int = 5) -> list[Pipeline]:
+    rng = np.random.default_rng(seed)
+    return [fit(frame.iloc[rng.integers(0, len(frame), len(frame))]) for _ in range(n)]
+
+
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     root = tmp_path_factory.mktemp("calculator")
     frame = training_frame()
     pipeline = fit(frame)
-    for name, status, reasons in [("tiny", "fit-for-clinical-use", ()),
-                                  ("tiny-gated", "not-for-clinical-use", (REASON,))]:
+    for name, status, reasons, refits in [
+            ("tiny", "fit-for-clinical-use", (), bootstrap_refits(frame)),
+            ("tiny-gated", "not-for-clinical-use", (REASON,), None)]:
         make_study(root, name, SPEC)
         save_model(pipeline, load_study(name, root=root), model_name="logistic (test)",
-                   metrics=None, training_frame=frame, status=status, status_reasons=reasons)
+                   metrics=None, training_frame=frame, status=status, status_reasons=reasons,
+                   refits=refits)
     return root
 
 
@@ -224,8 +232,10 @@ def test_displayed_probability_equals_predict_patients(servers, project, page):
     got = float(shown.get_attribute("data-probability"))
     assert round(got, 3) == round(float(want["probability"]), 3)
     assert shown.inner_text() == f"{100 * want['probability']:.1f}%"
-    # the main model carries no interval of its own yet
-    assert page.inner_text("#probability-interval") == "interval not available"
+    # the 95% interval from the saved bootstrap refits, as analysis predict gives it
+    assert want["ci_lower"] < want["ci_upper"]
+    assert page.inner_text("#probability-interval") == (
+        f"(95% CI {100 * want['ci_lower']:.1f}–{100 * want['ci_upper']:.1f}%)")
     # where the patient sits among the development cohort's predicted risks
     from analysis.app.form import risk_position
     from analysis.models.artifact import load_model
@@ -294,6 +304,33 @@ def test_allow_unvalidated_keeps_the_banner_and_shows_the_probability(servers, p
     assert round(float(shown.get_attribute("data-probability")), 3) == round(
         float(want["probability"]), 3)
     assert f"not for clinical use: {REASON}" in page.inner_text("#warnings")
+    # saved without refits: no interval, and the page says why
+    assert page.inner_text("#probability-interval") == "(95% CI not available)"
+    assert "no 95% interval" in page.inner_text("#warnings")
+
+
+def test_the_factors_that_moved_the_risk_most(servers, project, page):
+    from analysis.app.calculator import FACTORS_HEADING
+    from analysis.explain.factors import explain_patients
+
+    open_calculator(page, servers["fit"])
+    enter(page, PATIENT)
+    page.click("#calculate")
+    box = page.wait_for_selector("#risk-factors")
+    assert FACTORS_HEADING in box.inner_text()
+    patient = {"pid": ["P1"], **{k: [v] for k, v in PATIENT.items()}}
+    _, factors = explain_patients("tiny", pd.DataFrame(patient), root=project, top=None)
+    moved = factors[(100 * factors["contribution"]).abs() >= 0.05]  # not "+0.0 points"
+    rows = page.locator("tr.factor-row")
+    assert rows.count() == min(5, len(moved))
+    for i in range(rows.count()):
+        row, want = rows.nth(i), moved.iloc[i]
+        assert row.get_attribute("data-predictor") == want["predictor"]
+        assert row.locator("td.change").inner_text() == f"{100 * want['contribution']:+.1f} points"
+    # ranked by absolute size
+    shown = [abs(float(rows.nth(i).get_attribute("data-contribution")))
+             for i in range(rows.count())]
+    assert shown == sorted(shown, reverse=True)
 
 
 def test_footer_and_model_card(servers, page):

@@ -307,9 +307,69 @@ def test_linear_model_axis_ends_at_exactly_0_and_100(data):
     assert totals.loc[totals["axis"] == "total", "total_points"].iloc[0] == 0
 
 
-def test_nomogram_refuses_interactions(flexible_interaction, data):
-    with pytest.raises(AnalysisError, match="interaction"):
-        nomogram_points(flexible_interaction, CODEBOOK, data[0])
+def test_interactions_get_one_axis_per_level_of_the_partner(flexible_interaction, data):
+    # age × site: age drawn once per site; crp × smoker: crp once per smoker value
+    axes, _ = nomogram_points(flexible_interaction, CODEBOOK, data[0])
+    order = list(dict.fromkeys(axes["axis"]))
+    assert order == ["age (site = north)", "age (site = south)", "age (site = east)",
+                     "crp (smoker = no)", "crp (smoker = yes)", "smoker", "site"]
+    labels = dict(zip(axes["axis"], axes["label"], strict=True))
+    assert labels["age (site = east)"] == "Age (years) (Site = east)"
+    assert labels["crp (smoker = yes)"] == "CRP (mg/L) (Current smoker = yes)"
+    assert set(axes.loc[axes["predictor"] == "age", "condition"]) == {
+        "site = north", "site = south", "site = east"}
+    # a predictor's axes share its zero: the lowest of them starts at 0 points
+    per_predictor = axes.groupby("predictor")["points"].min()
+    assert per_predictor.abs().max() < 0.5  # tick values need not hit the exact minimum
+    assert axes["points"].max() <= 100 + 1e-6
+    # the axes of one predictor differ by the interaction
+    east = axes[axes["axis"] == "age (site = east)"]["points"].to_numpy()
+    north = axes[axes["axis"] == "age (site = north)"]["points"].to_numpy()
+    assert east.shape == north.shape and not np.allclose(east, north)
+
+
+@pytest.mark.parametrize("recalibrate", [False, True])
+def test_patient_points_of_a_model_with_interactions_map_back_to_its_probability(
+        flexible_interaction, data, patients, recalibrate):
+    model = (RecalibratedClassifier(flexible_interaction, -0.2, 0.9).fit() if recalibrate
+             else flexible_interaction)
+    X = data[0]
+    axes, totals = nomogram_points(model, CODEBOOK, X)
+    p_model = model.predict_proba(patients)[:, 1]
+    # patients 0-5 have missing values, a value below the log floor and beyond the last knot
+    for i in range(12):
+        pts = patient_points(model, CODEBOOK, X, patients.iloc[i])
+        assert pts["predictor"].tolist() == PREDICTORS
+        assert abs(pts.attrs["probability"] - p_model[i]) < 0.005  # the requirement
+        assert abs(pts.attrs["probability"] - p_model[i]) < 1e-8  # exact, in fact
+        lp = axes.attrs["intercept_part"] + pts["points"].sum() / axes.attrs["scale"]
+        assert np.isclose(expit(lp), p_model[i], atol=1e-9)
+        site, smoker = patients.iloc[i]["site"], patients.iloc[i]["smoker"]
+        age_axis = pts.set_index("predictor").loc["age", "axis"]
+        assert age_axis == (f"age (site = {site})" if isinstance(site, str) else "")
+        crp_axis = pts.set_index("predictor").loc["crp", "axis"]
+        assert crp_axis == ("" if np.isnan(smoker) else
+                            f"crp (smoker = {'yes' if smoker == 1 else 'no'})")
+    # a patient read off the drawn axes: the points at a tick of their own axis
+    row = patients.iloc[10]
+    pts = patient_points(model, CODEBOOK, X, row).set_index("predictor")
+    axis = axes[axes["axis"] == pts.loc["site", "axis"]]
+    assert axis.loc[axis["value"] == row["site"], "points"].iloc[0] == pytest.approx(
+        pts.loc["site", "points"])
+
+
+def test_an_interaction_of_two_continuous_predictors_is_refused(data):
+    model = _fit("flexible_logistic", data, interactions=[("age", "crp")])
+    with pytest.raises(AnalysisError, match="two continuous predictors"):
+        nomogram_points(model, CODEBOOK, data[0])
+
+
+def test_plot_nomogram_draws_every_axis_of_an_interaction(flexible_interaction, data):
+    axes, totals = nomogram_points(flexible_interaction, CODEBOOK, data[0])
+    fig = plot_nomogram(axes, totals, labels={p: CODEBOOK[p]["label"] for p in PREDICTORS})
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert "Age (years) (Site = east)" in texts and "CRP (mg/L)\n(Current smoker = yes)" in texts
+    assert "Site" in texts and "Current smoker" in texts
 
 
 def test_points_range_is_respected(lasso, data):
@@ -336,3 +396,17 @@ def test_flexible_basis_is_the_one_in_the_pipeline(flexible):
     assert isinstance(flexible.named_steps["preprocess"], FlexibleBasis)
     cols = linear_predictor_terms(flexible)["columns"].iloc[1:].sum()
     assert list(cols) == list(flexible.named_steps["preprocess"].feature_names_out_)
+
+
+def test_a_narrow_range_of_risk_still_gets_probability_ticks(flexible, data):
+    # a model whose predictions barely vary (0.6-0.65): the usual ticks 0.6 and 0.7 would
+    # leave the probability axis (nearly) empty; finer round ticks are used instead
+    model = RecalibratedClassifier(flexible, 0.5, 0.05).fit()
+    axes, totals = nomogram_points(model, CODEBOOK, data[0])
+    probs = totals[totals["axis"] == "probability"]
+    assert len(probs) >= 3
+    np.testing.assert_allclose(probs["probability"], probs["probability"].round(3), atol=1e-12)
+    np.testing.assert_allclose(
+        expit(axes.attrs["intercept_part"] + probs["total_points"] / axes.attrs["scale"]),
+        probs["probability"], atol=1e-12)
+    assert probs["total_points"].between(0, axes.attrs["max_total"]).all()

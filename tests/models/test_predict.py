@@ -53,8 +53,8 @@ def test_cli_writes_id_and_probability_equal_to_the_pipeline(project, tmp_path, 
     assert code == 0
     assert "5 patient(s), 4 with warnings" in capsys.readouterr().out
     got = pd.read_csv(out, float_precision="round_trip", keep_default_na=False)
-    assert got.columns.tolist() == ["pid", "probability", "probability_anti_TNF",
-                                    "probability_anti_IL_17", "warnings"]
+    assert got.columns.tolist() == ["pid", "probability", "ci_lower", "ci_upper",
+                                    "probability_anti_TNF", "probability_anti_IL_17", "warnings"]
     assert got["pid"].tolist() == NEW["pid"].tolist()
     np.testing.assert_array_equal(got["probability"].to_numpy(), reference(pipeline, NEW))
 
@@ -160,7 +160,7 @@ def test_study_without_id_or_treatment_numbers_rows(project, tmp_path):
     folder = save_model(pipeline, study, model_name="m", metrics=None, training_frame=frame,
                         folder=tmp_path / "somewhere", status="fit-for-clinical-use")
     got = predict_patients(folder, NEW.drop(columns="pid"))
-    assert got.columns.tolist() == ["row", "probability", "warnings"]
+    assert got.columns.tolist() == ["row", "probability", "ci_lower", "ci_upper", "warnings"]
     assert got["row"].tolist() == [1, 2, 3, 4, 5]
     np.testing.assert_array_equal(got["probability"], reference(pipeline, NEW))
     # by study name under a root
@@ -181,8 +181,8 @@ def test_binary_treatment_column_is_toggled_as_numbers(project, tmp_path):
     save_model(pipeline, study, model_name="m", metrics=None, training_frame=frame,
                status="fit-for-clinical-use")
     got = predict_patients(study, NEW)
-    assert got.columns.tolist() == ["pid", "probability", "probability_0", "probability_1",
-                                    "warnings"]
+    assert got.columns.tolist() == ["pid", "probability", "ci_lower", "ci_upper",
+                                    "probability_0", "probability_1", "warnings"]
     for option in (0.0, 1.0):
         toggled = NEW.assign(prior_biologic=option)
         np.testing.assert_array_equal(got[option_column(int(option))], reference(pipeline, toggled))
@@ -334,7 +334,8 @@ def test_a_benefit_model_adds_intervals_benefit_and_preferred_option(tmp_path):
     study, model = _benefit_project(tmp_path, evidence={"anti-IL-17": True})
     got = predict_patients(study, NEW)
     assert got.columns.tolist() == [
-        "pid", "probability", "probability_anti_TNF", "ci_lower_anti_TNF", "ci_upper_anti_TNF",
+        "pid", "probability", "ci_lower", "ci_upper",
+        "probability_anti_TNF", "ci_lower_anti_TNF", "ci_upper_anti_TNF",
         "probability_anti_IL_17", "ci_lower_anti_IL_17", "ci_upper_anti_IL_17",
         "benefit_anti_IL_17", "benefit_ci_lower_anti_IL_17", "benefit_ci_upper_anti_IL_17",
         "preferred_option", "warnings"]

@@ -8,14 +8,20 @@ access log). :func:`create_app` builds the :class:`shiny.App`:
   probability unless ``allow_unvalidated`` is set; the banner stays either way;
 - the form from the model's own codebook (:func:`analysis.app.form.form_fields`: derive
   inputs such as height and weight in place of BMI) and a "Calculate" button;
-- the result, computed by :func:`analysis.models.predict.predict_patients` and nothing else:
-  the probability (percent, 1 decimal; the exact value in the ``data-probability``
-  attribute of ``#probability``) with its 95% interval when the scores carry ``ci_lower``
-  and ``ci_upper`` ("interval not available" otherwise), the per-option table of a study
-  with treatment options (probability, interval, benefit over the reference with its
-  interval, the preferred option) under the caveat that it is an observational
-  comparison, and the text of the ``warnings`` column. A wrong value shows its message
-  under its field and no probability;
+- the result, computed by :func:`analysis.explain.factors.explain_patients` - the scoring
+  path of :func:`analysis.models.predict.predict_patients` (the same scores) plus each
+  predictor's share of the risk - and nothing else: the probability (percent, 1 decimal;
+  the exact value in the ``data-probability`` attribute of ``#probability``) with its 95%
+  interval from the bootstrap refits, "(95% CI a–b%)" (``ci_lower``/``ci_upper``; "95% CI
+  not available" for a model saved without refits); where it sits among the cohort's
+  predicted risks; "The factors that moved this patient's risk most (probability scale)":
+  the five predictors with the largest change of probability between the cohort's
+  reference patient (medians and most common levels) and this patient, in signed
+  percentage points; the per-option table of a study with treatment options
+  (probability, interval, benefit over the reference with its interval, the preferred
+  option) under the caveat that it is an observational comparison, and the text of the
+  ``warnings`` column. A wrong value shows its message under its field and no
+  probability;
 - a footer: the model card (``/model-card``, ``MODEL_CARD.md`` as HTML), the date, the
   package version and "Nothing you enter is stored or logged."
 
@@ -39,11 +45,13 @@ import pandas as pd
 from analysis import __version__
 from analysis.app.form import Field, form_fields, parse_inputs, risk_position
 from analysis.errors import AnalysisError
+from analysis.explain.factors import explain_patients
 from analysis.models.artifact import CARD_FILE, FIT, load_model
-from analysis.models.predict import option_name, predict_patients
+from analysis.models.predict import option_name, preload
 from analysis.study.config import Study, load_study
 
-__all__ = ["CAVEAT", "NOT_STORED", "create_app", "model_folder", "render_card", "serve"]
+__all__ = ["CAVEAT", "FACTORS_HEADING", "NOT_STORED", "TOP_FACTORS", "create_app", "model_folder",
+           "render_card", "serve"]
 
 #: Said under every per-option table.
 CAVEAT = ("Observational comparison, not trial evidence: the options were not randomised, "
@@ -51,6 +59,10 @@ CAVEAT = ("Observational comparison, not trial evidence: the options were not ra
 #: The footer's privacy sentence.
 NOT_STORED = "Nothing you enter is stored or logged."
 NO_INTERVAL = "interval not available"
+#: Heading of the per-patient explanation.
+FACTORS_HEADING = "The factors that moved this patient's risk most (probability scale)"
+#: Factors listed under :data:`FACTORS_HEADING`.
+TOP_FACTORS = 5
 
 STYLE = """
 body { max-width: 60rem; margin: 0 auto; padding: 1rem; font-family: system-ui, sans-serif; }
@@ -62,8 +74,10 @@ body { max-width: 60rem; margin: 0 auto; padding: 1rem; font-family: system-ui, 
 .result { border: 1px solid #ccc; border-radius: .25rem; padding: 1rem; margin: 1rem 0; }
 .result .probability { font-size: 2rem; font-weight: 700; }
 .caveat { font-style: italic; }
-table.options { border-collapse: collapse; margin: .5rem 0; }
-table.options th, table.options td { border: 1px solid #ccc; padding: .25rem .5rem; }
+table.options, table.factors { border-collapse: collapse; margin: .5rem 0; }
+table.options th, table.options td, table.factors th, table.factors td {
+  border: 1px solid #ccc; padding: .25rem .5rem; }
+table.factors td.change { text-align: right; font-variant-numeric: tabular-nums; }
 footer { margin-top: 2rem; color: #555; font-size: .9rem; }
 """
 
@@ -198,22 +212,77 @@ def _option_table(row: pd.Series, meta: dict[str, Any]):
     return ui.div(*parts)
 
 
-def _result_ui(row: pd.Series, meta: dict[str, Any], notes: list[str]):
+def _ci_text(row: pd.Series) -> str:
+    """``(95% CI a–b%)`` from ``ci_lower``/``ci_upper``, or ``(95% CI not available)``."""
+    lo, hi = row.get("ci_lower"), row.get("ci_upper")
+    if _finite(lo) and _finite(hi):
+        return f"(95% CI {100 * float(lo):.1f}–{100 * float(hi):.1f}%)"
+    return "(95% CI not available)"
+
+
+def _display_value(value, entry: dict[str, Any]) -> str:
+    """A predictor's value as the form shows it: yes/no, the level, or the number and unit."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "not known (imputed)"
+    kind = (entry or {}).get("type")
+    if kind == "binary":
+        return "yes" if float(value) == 1 else "no"
+    if kind == "categorical":
+        return str(value)
+    number = f"{float(value):.4g}"
+    unit = (entry or {}).get("unit")
+    return f"{number} {unit}" if unit else number
+
+
+def _factors_ui(factors: pd.DataFrame | None, meta: dict[str, Any]):
+    """The top factors (non-zero contributions) as a table, under :data:`FACTORS_HEADING`."""
+    from shiny import ui
+
+    if factors is None or factors.empty:
+        return None
+    predictors = meta["predictors"]
+    reference_p = float(factors["reference_prediction"].iloc[0])
+    # the largest; one that rounds to 0.0 points did not move the risk
+    moved = factors[(100 * factors["contribution"]).abs() >= 0.05].head(TOP_FACTORS)
+    intro = ("Each predictor's share of the difference between this patient's predicted "
+             "probability and that of a reference patient with the development cohort's "
+             f"typical values (medians and most common levels; {_pct(reference_p)}), in "
+             "percentage points (Shapley values; they add up to the difference).")
+    parts = [ui.h3(FACTORS_HEADING), ui.p(intro, class_="field-hint")]
+    if moved.empty:
+        parts.append(ui.p("No predictor moves the risk by 0.1 points or more from the "
+                          "reference patient's.", id="no-factors"))
+        return ui.div(*parts, id="risk-factors")
+    head = ui.tags.tr(ui.tags.th("factor"), ui.tags.th("this patient"),
+                      ui.tags.th("reference"), ui.tags.th("change of risk"))
+    rows = [ui.tags.tr(
+        ui.tags.td(str(r.label)),
+        ui.tags.td(_display_value(r.value, predictors.get(r.predictor))),
+        ui.tags.td(_display_value(r.reference, predictors.get(r.predictor))),
+        ui.tags.td(f"{100 * float(r.contribution):+.1f} points", class_="change"),
+        class_="factor-row", data_predictor=str(r.predictor),
+        data_contribution=repr(float(r.contribution)))
+        for r in moved.itertuples(index=False)]
+    parts.append(ui.tags.table(ui.tags.thead(head), ui.tags.tbody(*rows), class_="factors"))
+    return ui.div(*parts, id="risk-factors")
+
+
+def _result_ui(row: pd.Series, meta: dict[str, Any], notes: list[str],
+               factors: pd.DataFrame | None = None):
     from shiny import ui
 
     p = float(row["probability"])
-    interval = _interval(row, "ci_lower", "ci_upper")
     outcome = (meta.get("outcome") or {}).get("label") or (meta.get("outcome") or {}).get("name")
     parts = [
         ui.p(f"Predicted probability of {outcome}: "),
         ui.p(ui.tags.span(_pct(p), id="probability", class_="probability",
-                          data_probability=repr(p))),
-        ui.p(interval if interval == NO_INTERVAL else f"95% interval {interval}",
-             id="probability-interval"),
+                          data_probability=repr(p)),
+             " ", ui.tags.span(_ci_text(row), id="probability-interval")),
     ]
     position = risk_position(p, (meta.get("training") or {}).get("risk_percentiles"))
     if position:
         parts.append(ui.p(position, id="risk-position"))
+    parts.append(_factors_ui(factors, meta))
     if meta.get("treatment"):
         parts.append(_option_table(row, meta))
     texts = [w for w in str(row.get("warnings") or "").split("; ") if w.strip()] + notes
@@ -255,6 +324,10 @@ def create_app(study_or_folder, *, root: str | os.PathLike | None = None,
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         _, meta = load_model(folder)
+        try:  # its refits and benefit model too, built once now and kept in memory
+            preload(folder)
+        except AnalysisError:
+            pass  # said when a patient is scored
     load_notes = [str(w.message) for w in caught]
     fields = form_fields(meta)
     taken: set[str] = set()
@@ -302,13 +375,15 @@ def create_app(study_or_folder, *, root: str | os.PathLike | None = None,
             try:
                 with warnings.catch_warnings(record=True) as seen:
                     warnings.simplefilter("always")
-                    scores = predict_patients(folder, patient, source="the form",
-                                              allow_unvalidated=allow_unvalidated)
+                    # the scores of analysis predict, and each predictor's share of them
+                    scores, factors = explain_patients(folder, patient, source="the form",
+                                                       allow_unvalidated=allow_unvalidated,
+                                                       top=None)
             except AnalysisError as exc:
                 state.set({"error": f"Cannot calculate: {exc}"})
                 return
             notes = list(dict.fromkeys([*load_notes, *(str(w.message) for w in seen)]))
-            state.set({"row": scores.iloc[0], "notes": notes})
+            state.set({"row": scores.iloc[0], "notes": notes, "factors": factors})
 
         def message_output(name: str, input_id: str) -> None:
             @output(id=f"msg_{input_id}")
@@ -332,7 +407,7 @@ def create_app(study_or_folder, *, root: str | os.PathLike | None = None,
                               class_="field-message", id="form-invalid")
             if "error" in current:
                 return ui.div(current["error"], class_="field-message", id="result-error")
-            return _result_ui(current["row"], meta, current["notes"])
+            return _result_ui(current["row"], meta, current["notes"], current.get("factors"))
 
     app = App(page, server)
 

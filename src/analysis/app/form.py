@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis.explain.factors import reference_value
+
 __all__ = ["FORM_ID", "Field", "form_fields", "parse_inputs", "risk_position"]
 
 #: Value of the id column (when the study has one) of the patient typed into the form.
@@ -193,30 +195,31 @@ def _override(override, key: str):
     return override
 
 
+# Without an override a field starts at the cohort's reference patient, the one the risk
+# factors are measured from (analysis.explain.factors.reference_value).
+
+
 def _numeric_default(rng: Mapping[str, Any], override) -> float | None:
-    for value in (_override(override, "median"), rng.get("median")):
-        if _finite(value):
-            return float(value)
-    lo, hi = rng.get("p01"), rng.get("p99")
-    if _finite(lo) and _finite(hi):
-        return float(f"{(float(lo) + float(hi)) / 2:.3g}")
-    return None
+    value = _override(override, "median")
+    if _finite(value):
+        return float(value)
+    value = reference_value({"type": "numeric"}, rng)
+    return float(value) if _finite(value) else None
 
 
 def _binary_default(rng: Mapping[str, Any], override) -> str:
     for value in (_override(override, "most_common"), rng.get("most_common")):
         if value is not None and str(value) in ("0", "1", "0.0", "1.0"):
             return str(int(float(value)))
-    mean = rng.get("mean")
-    return "1" if _finite(mean) and float(mean) > 0.5 else "0"
+    return "1" if reference_value({"type": "binary"}, rng) == 1 else "0"
 
 
 def _level_default(levels: list[str], rng: Mapping[str, Any], override) -> str | None:
-    for value in (_override(override, "most_common"), rng.get("most_common")):
-        if value is not None and str(value) in levels:
-            return str(value)
-    seen = [str(v) for v in rng.get("levels") or [] if str(v) in levels]
-    return seen[0] if seen else (levels[0] if levels else None)
+    value = _override(override, "most_common")
+    if value is not None and str(value) in levels:
+        return str(value)
+    value = reference_value({"type": "categorical", "levels": levels}, rng)
+    return value if isinstance(value, str) else None
 
 
 def _finite(value) -> bool:

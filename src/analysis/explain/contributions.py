@@ -41,6 +41,7 @@ from analysis.validators import check_outcome, require_frame_columns
 __all__ = [
     "IMPORTANCE_SAMPLE_ABOVE",
     "IMPORTANCE_SAMPLE_SIZE",
+    "coded_probability",
     "exact_shapley",
     "global_contributions",
     "patient_contributions",
@@ -210,6 +211,32 @@ def _positive_class_fn(pipeline, codec: _Codec) -> Callable[[np.ndarray], np.nda
         return np.asarray(pipeline.predict_proba(codec.decode(arr)))[:, col]
 
     return f
+
+
+def coded_probability(pipeline, columns: Sequence[str], frames: Sequence[pd.DataFrame]
+                      ) -> tuple[Callable[[np.ndarray], np.ndarray],
+                                 Callable[[pd.DataFrame], np.ndarray]]:
+    """The model's probability as a function of float-coded rows, for the Shapley functions.
+
+    Returns ``(f, encode)``: ``encode`` turns a DataFrame of ``columns`` into a float array
+    (categories as level codes over all ``frames``, NaN kept) and ``f`` maps such an array
+    to ``P(outcome = 1)``, calling the pipeline with the original columns and types - the
+    input :func:`exact_shapley` and :func:`sampled_shapley` take.
+
+    Examples
+    --------
+    >>> class Half:
+    ...     classes_ = np.array([0, 1])
+    ...     def predict_proba(self, d):
+    ...         p = np.where(d["g"] == "b", 0.5, 0.25)
+    ...         return np.column_stack([1 - p, p])
+    >>> X = pd.DataFrame({"g": ["a", "b"]})
+    >>> f, encode = coded_probability(Half(), ["g"], [X])
+    >>> encode(X).ravel().tolist(), f(encode(X)).tolist()
+    ([0.0, 1.0], [0.25, 0.5])
+    """
+    codec = _Codec(columns, frames)
+    return _positive_class_fn(pipeline, codec), codec.encode
 
 
 def _coalition_values(f, x: np.ndarray, bg: np.ndarray, masks: np.ndarray) -> np.ndarray:

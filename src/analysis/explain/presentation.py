@@ -24,9 +24,10 @@ scale, and ``a, b`` the recalibration (``0, 1`` without one).
 * :func:`nomogram_points` and :func:`patient_points` - the ``rms::nomogram`` construction
   (drawn by :func:`analysis.plots.nomogram.plot_nomogram`).
 
-Nomograms are refused for models with interactions (their contributions are not
-additive; ``rms`` would draw one axis per level of the categorical partner): the equation
-and the term table handle interactions.
+Nomograms of models with interactions draw, as ``rms::nomogram`` does, one axis of the
+interacting predictor per level of its (binary, categorical or few-valued integer) partner,
+so that a patient's total points still give the linear predictor exactly; an interaction of
+two continuous predictors is refused (the equation and the term table handle it).
 
 The recalibration clips the model's probability to ``[PROB_CLIP, 1 − PROB_CLIP]`` before
 taking its logit, so the additive decomposition of a recalibrated model holds for linear
@@ -36,6 +37,7 @@ that is not practically 0 or 1.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 
 import numpy as np
@@ -640,6 +642,125 @@ def _axis_values(term, frame: pd.DataFrame, logged: bool) -> tuple[list, list]:
     return ticks, [float(v) for v in grid]
 
 
+#: Most levels of an integer predictor that conditions another one's nomogram axes.
+MAX_FACTOR_LEVELS = 8
+#: Most axes one predictor may get in a nomogram (one per combination of its partners' levels).
+MAX_AXES_PER_PREDICTOR = 12
+#: Order in which a pair's members become the conditioning factor (lower first).
+_FACTOR_RANK = {"categorical": 0, "binary": 1, "integer": 2, "numeric": 3}
+
+
+def _level_text(kind: str, value) -> str:
+    if kind == "binary":
+        return "yes" if float(value) == 1 else "no"
+    if isinstance(value, float | np.floating):
+        return f"{float(value):g}"
+    return str(value)
+
+
+def _factor_levels(term, frame: pd.DataFrame) -> list:
+    """The values at which a predictor conditions its partner's axes."""
+    p, kind = term["predictors"][0], term["kind"]
+    if kind == "categorical":
+        return list(term["levels"])
+    x = pd.to_numeric(frame[p], errors="coerce").to_numpy(float)
+    values = sorted(float(v) for v in np.unique(x[np.isfinite(x)]))
+    if kind == "binary":
+        return values or [0.0, 1.0]
+    if kind == "integer" and 0 < len(values) <= MAX_FACTOR_LEVELS:
+        return values
+    raise AnalysisError(
+        f"nomogram: predictor '{p}' would need one axis of its interaction partner per value, "
+        f"but it is {kind} with {len(values)} distinct values (at most {MAX_FACTOR_LEVELS} "
+        "integer values, or a binary or categorical predictor); use model_equation")
+
+
+def _interaction_plan(terms: pd.DataFrame, frame: pd.DataFrame) -> dict[str, list[dict]]:
+    """Per conditioned predictor, its interaction terms: [{term, partner, levels, first}].
+
+    In each pre-specified pair the more discrete member (categorical before binary before
+    integer; a tie: the pair's first member) conditions the other, which gets one axis per
+    level of it, as ``rms::nomogram`` draws a continuous predictor per level of the factor
+    it interacts with.
+    """
+    by_name = {t["term"]: t for _, t in terms.iterrows() if t["kind"] not in ("intercept",
+                                                                            "interaction")}
+    plan: dict[str, list[dict]] = {}
+    for _, term in terms[terms["kind"] == "interaction"].iterrows():
+        a, b = term["predictors"]
+        rank_a, rank_b = (_FACTOR_RANK.get(by_name[p]["kind"], 3) for p in (a, b))
+        if min(rank_a, rank_b) == 3:
+            raise AnalysisError(
+                f"nomogram: the interaction {term['term']} joins two continuous predictors; a "
+                "nomogram can draw one axis per level of a binary, categorical or integer "
+                "partner only (use model_equation)")
+        factor, axis = (b, a) if rank_b < rank_a else (a, b)
+        plan.setdefault(axis, []).append({
+            "term": term, "partner": factor, "first": term["predictors"][0] == axis,
+            "levels": _factor_levels(by_name[factor], frame)})
+    return plan
+
+
+def _axis_function(term, pairs: list[dict], combo: tuple):
+    """A predictor's contribution with its interactions at fixed partner levels."""
+    main = term["contribution"]
+
+    def contribution(values) -> np.ndarray:
+        values = np.asarray(values, dtype=object)
+        out = np.asarray(main(values), dtype=float)
+        for pair, level in zip(pairs, combo, strict=True):
+            fixed = np.full(values.shape, level, dtype=object)
+            args = (values, fixed) if pair["first"] else (fixed, values)
+            out = out + np.asarray(pair["term"]["contribution"](*args), dtype=float)
+        return out
+
+    return contribution
+
+
+def _patient_contribution(term, pairs: list[dict], row: Mapping) -> float:
+    """A predictor's exact contribution for one patient, its interactions at the patient's
+    own partner values (missing ones imputed by the model, as everywhere)."""
+    p = term["term"]
+    value = np.asarray([row.get(p, np.nan)], dtype=object)
+    c = float(term["contribution"](value)[0])
+    for pair in pairs:
+        other = np.asarray([row.get(pair["partner"], np.nan)], dtype=object)
+        args = (value, other) if pair["first"] else (other, value)
+        c += float(pair["term"]["contribution"](*args)[0])
+    return c
+
+
+def _axes(terms: pd.DataFrame, frame: pd.DataFrame, codebook) -> list[dict]:
+    """Every axis: predictor, its key and label, the condition, and its contribution."""
+    plan = _interaction_plan(terms, frame)
+    kinds = {t["term"]: t["kind"] for _, t in terms.iterrows()}
+    labels = {t["term"]: t["label"] for _, t in terms.iterrows()}
+    out = []
+    for _, term in terms.iterrows():
+        if term["kind"] in ("intercept", "interaction"):
+            continue
+        p, pairs = term["term"], plan.get(term["term"], [])
+        combos = list(itertools.product(*[pair["levels"] for pair in pairs]))
+        if len(combos) > MAX_AXES_PER_PREDICTOR:
+            raise AnalysisError(
+                f"nomogram: predictor '{p}' interacts with {', '.join(x['partner'] for x in pairs)} "
+                f"and would need {len(combos)} axes (at most {MAX_AXES_PER_PREDICTOR})")
+        for combo in combos:
+            condition = ", ".join(
+                f"{pair['partner']} = {_level_text(kinds[pair['partner']], level)}"
+                for pair, level in zip(pairs, combo, strict=True))
+            shown = ", ".join(
+                f"{labels[pair['partner']]} = {_level_text(kinds[pair['partner']], level)}"
+                for pair, level in zip(pairs, combo, strict=True))
+            out.append({"predictor": p, "term": term,
+                        "axis": f"{p} ({condition})" if condition else p,
+                        "label": f"{term['label']} ({shown})" if shown else term["label"],
+                        "condition": condition,
+                        "levels": dict(zip([x["partner"] for x in pairs], combo, strict=True)),
+                        "contribution": _axis_function(term, pairs, combo)})
+    return out
+
+
 def nomogram_points(pipeline, codebook: Mapping[str, Mapping] | None, frame: pd.DataFrame, *,
                     points_range: float = 100) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The ``rms::nomogram`` construction: points per predictor value, totals to probability.
@@ -651,15 +772,25 @@ def nomogram_points(pipeline, codebook: Mapping[str, Mapping] | None, frame: pd.
     two significant digits; a logged predictor gets 1-2-5 ticks), searched on a fine
     grid (splines need not be monotone); every observed value of a binary predictor;
     every level of a categorical one.
+
+    **Interactions** (the flexible model's pre-specified pairs) are drawn as
+    ``rms::nomogram`` draws them: in each pair the more discrete member (categorical,
+    then binary, then an integer with at most :data:`MAX_FACTOR_LEVELS` values; a tie:
+    the pair's first member) keeps its own axis, and the other gets one axis per level of
+    it, e.g. "Age (Prior anti-TNF = yes)" and "Age (Prior anti-TNF = no)", each carrying
+    the predictor's main effect plus the interaction at that level. A patient reads the
+    axis of their own level, so the total points still give the linear predictor exactly.
+    Two continuous partners cannot be drawn this way (refused).
+
     The predictor with the widest contribution range gets ``0..points_range`` points,
-    every other one the same ``scale`` (points per unit of log-odds), each starting at 0
-    at its smallest contribution. Then ``lp = intercept_part + total_points / scale`` and
-    the probability is ``expit(lp)``.
+    every other one the same ``scale`` (points per unit of log-odds); a predictor's axes
+    start at 0 at its smallest contribution over all of its axes (so an axis of one level
+    may start above 0). Then ``lp = intercept_part + total_points / scale`` and the
+    probability is ``expit(lp)``.
 
     Parameters
     ----------
     pipeline : fitted Pipeline or RecalibratedClassifier
-        Without interactions.
     codebook : mapping or None
         Labels (``label``) of the predictors.
     frame : pandas.DataFrame
@@ -669,10 +800,13 @@ def nomogram_points(pipeline, codebook: Mapping[str, Mapping] | None, frame: pd.
     Returns
     -------
     axes : pandas.DataFrame
-        ``predictor, label, value, points`` at the axis ticks (numeric: round values
-        spanning the 1st-99th percentile; all values or levels otherwise), in model order. ``attrs``:
-        ``scale``, ``intercept_part``, ``minimum`` (per predictor, smallest contribution),
-        ``points_range``, ``max_total``.
+        ``predictor, label, value, points, axis, condition`` at the axis ticks (numeric:
+        round values spanning the 1st-99th percentile; all values or levels otherwise), in
+        model order; ``axis`` names the axis (the predictor, or ``"x (z = level)"`` for
+        one level of an interaction partner, whose ``condition`` is ``"z = level"``; ``""``
+        otherwise) and ``label`` is what the axis is called. ``attrs``: ``scale``,
+        ``intercept_part``, ``minimum`` (per predictor, smallest contribution over its
+        axes), ``points_range``, ``max_total``.
     totals : pandas.DataFrame
         ``axis`` (``total`` ticks or ``probability`` ticks), ``total_points``,
         ``linear_predictor``, ``probability``; same ``attrs``.
@@ -680,8 +814,8 @@ def nomogram_points(pipeline, codebook: Mapping[str, Mapping] | None, frame: pd.
     Raises
     ------
     AnalysisError
-        Unsupported model, interactions, missing columns, or no predictor with a
-        contribution range.
+        Unsupported model, an interaction of two continuous predictors, missing columns,
+        or no predictor with a contribution range.
 
     Examples
     --------
@@ -696,14 +830,9 @@ def nomogram_points(pipeline, codebook: Mapping[str, Mapping] | None, frame: pd.
     100.0
     """
     terms = linear_predictor_terms(pipeline, codebook)
-    inter = terms.loc[terms["kind"] == "interaction", "term"].tolist()
-    if inter:
-        raise AnalysisError(
-            f"nomogram: the model has interaction(s) {inter}, whose contributions are not "
-            "additive; this nomogram draws additive models only (use model_equation)")
     if not isinstance(frame, pd.DataFrame):
         raise AnalysisError("nomogram: frame must be a DataFrame of the development data")
-    main = terms.iloc[1:]
+    main = terms[~terms["kind"].isin(["intercept", "interaction"])]
     missing = [p for p in main["term"] if p not in frame.columns]
     if missing:
         raise AnalysisError(f"nomogram: frame lacks predictor column(s) {missing}")
@@ -711,31 +840,43 @@ def nomogram_points(pipeline, codebook: Mapping[str, Mapping] | None, frame: pd.
         raise AnalysisError(f"points_range must be a positive number, got {points_range!r}")
     logged = {f["predictor"] for t in equation_terms(pipeline) if t["kind"] == "column"
               for f in t["factors"] if f["transform"] == "log"}
-    ranges, ticks, minimum = {}, {}, {}
-    for _, term in main.iterrows():
-        p = term["term"]
-        tick_values, grid = _axis_values(term, frame, p in logged)
-        contrib = term["contribution"](np.asarray(grid, dtype=object))
-        minimum[p] = float(np.min(contrib))
-        ranges[p] = float(np.max(contrib) - minimum[p])
-        ticks[p] = (tick_values, term["contribution"](np.asarray(tick_values, dtype=object)))
+    axes_spec = _axes(terms, frame, codebook)
+    lows: dict[str, list[float]] = {}
+    highs: dict[str, list[float]] = {}
+    ticks = []
+    for spec in axes_spec:
+        p = spec["predictor"]
+        tick_values, grid = _axis_values(spec["term"], frame, p in logged)
+        contrib = spec["contribution"](np.asarray(grid, dtype=object))
+        lows.setdefault(p, []).append(float(np.min(contrib)))
+        highs.setdefault(p, []).append(float(np.max(contrib)))
+        ticks.append((tick_values, spec["contribution"](np.asarray(tick_values, dtype=object))))
+    minimum = {p: min(v) for p, v in lows.items()}
+    ranges = {p: max(highs[p]) - minimum[p] for p in minimum}
     widest = max(ranges.values()) if ranges else 0.0
     if not widest > 0:
         raise AnalysisError("nomogram: no predictor changes the linear predictor")
     scale = float(points_range) / widest
     intercept_part = float(terms["value"].iloc[0]) + sum(minimum.values())
     rows = []
-    for _, term in main.iterrows():
-        p = term["term"]
-        for value, c in zip(*ticks[p], strict=True):
-            rows.append({"predictor": p, "label": term["label"], "value": value,
-                         "points": float((c - minimum[p]) * scale)})
-    axes = pd.DataFrame(rows, columns=["predictor", "label", "value", "points"])
+    for spec, (tick_values, contributions) in zip(axes_spec, ticks, strict=True):
+        p = spec["predictor"]
+        for value, c in zip(tick_values, contributions, strict=True):
+            rows.append({"predictor": p, "label": spec["label"], "value": value,
+                         "points": float((c - minimum[p]) * scale), "axis": spec["axis"],
+                         "condition": spec["condition"]})
+    axes = pd.DataFrame(rows, columns=["predictor", "label", "value", "points", "axis",
+                                       "condition"])
     max_total = float(sum(ranges.values()) * scale)
     total_ticks = _nice_ticks(0.0, max_total, 8)
     total_ticks = total_ticks[(total_ticks >= 0) & (total_ticks <= max_total + 1e-9)]
     lp_lo, lp_hi = intercept_part, intercept_part + max_total / scale
     probs = [p for p in PROBABILITY_TICKS if lp_lo <= np.log(p / (1 - p)) <= lp_hi]
+    if len(probs) < 3:  # a narrow range of risk (a heavily penalised model): finer ticks
+        fine = _nice_ticks(float(expit(lp_lo)), float(expit(lp_hi)), 8)
+        fine = [float(p) for p in fine
+                if 0 < p < 1 and lp_lo - 1e-12 <= np.log(p / (1 - p)) <= lp_hi + 1e-12]
+        probs = fine if len(fine) > len(probs) else probs
     trows = [{"axis": "total", "total_points": float(t) + 0.0} for t in total_ticks]
     trows += [{"axis": "probability",
                "total_points": float((np.log(p / (1 - p)) - intercept_part) * scale)}
@@ -754,6 +895,10 @@ def patient_points(pipeline, codebook: Mapping[str, Mapping] | None, frame: pd.D
                    patient_row, *, points_range: float = 100) -> pd.DataFrame:
     """One patient's exact nomogram points per predictor, total, and probability.
 
+    With interactions, a predictor's points are read on the axis of the patient's own
+    level of its partner (``axis``); they include the interaction, so the total still
+    gives the model's linear predictor.
+
     Parameters
     ----------
     pipeline : fitted Pipeline or RecalibratedClassifier
@@ -767,10 +912,11 @@ def patient_points(pipeline, codebook: Mapping[str, Mapping] | None, frame: pd.D
     Returns
     -------
     pandas.DataFrame
-        ``predictor, value, points`` (not rounded; outside ``0..points_range`` when the
-        value lies outside the 1st-99th percentile). ``attrs``: ``total_points``,
-        ``linear_predictor`` (``intercept_part + total_points / scale``) and
-        ``probability``.
+        ``predictor, value, points, axis`` (points not rounded; outside
+        ``0..points_range`` when the value lies outside the 1st-99th percentile; ``axis``
+        as in :func:`nomogram_points`, ``""`` when the patient's partner value is missing
+        or has no axis). ``attrs``: ``total_points``, ``linear_predictor``
+        (``intercept_part + total_points / scale``) and ``probability``.
 
     Examples
     --------
@@ -786,19 +932,32 @@ def patient_points(pipeline, codebook: Mapping[str, Mapping] | None, frame: pd.D
     """
     axes, _ = nomogram_points(pipeline, codebook, frame, points_range=points_range)
     terms = linear_predictor_terms(pipeline, codebook)
+    plan = _interaction_plan(terms, frame)
     if isinstance(patient_row, pd.DataFrame):
         if len(patient_row) != 1:
             raise AnalysisError(f"patient_row must be one patient, got {len(patient_row)} rows")
         patient_row = patient_row.iloc[0]
     row = dict(patient_row)
     scale, minimum = axes.attrs["scale"], axes.attrs["minimum"]
+    kinds = {t["term"]: t["kind"] for _, t in terms.iterrows()}
     rows = []
-    for _, term in terms.iloc[1:].iterrows():
-        p = term["term"]
-        value = row.get(p, np.nan)
-        c = float(term["contribution"](np.asarray([value], dtype=object))[0])
-        rows.append({"predictor": p, "value": value, "points": (c - minimum[p]) * scale})
-    out = pd.DataFrame(rows, columns=["predictor", "value", "points"])
+    for _, term in terms.iterrows():
+        if term["kind"] in ("intercept", "interaction"):
+            continue
+        p, pairs = term["term"], plan.get(term["term"], [])
+        c = _patient_contribution(term, pairs, row)
+        axis = p
+        if pairs:
+            levels = [row.get(pair["partner"], np.nan) for pair in pairs]
+            known = all(pd.notna(v) for v in levels)
+            condition = ", ".join(f"{pair['partner']} = {_level_text(kinds[pair['partner']], v)}"
+                                  for pair, v in zip(pairs, levels, strict=True)) if known else ""
+            axis = f"{p} ({condition})" if condition else ""
+            if axis and axis not in set(axes["axis"]):
+                axis = ""
+        rows.append({"predictor": p, "value": row.get(p, np.nan),
+                     "points": (c - minimum[p]) * scale, "axis": axis})
+    out = pd.DataFrame(rows, columns=["predictor", "value", "points", "axis"])
     total = float(out["points"].sum())
     lp = axes.attrs["intercept_part"] + total / scale
     out.attrs.update(total_points=total, linear_predictor=lp, probability=float(expit(lp)))

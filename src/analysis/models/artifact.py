@@ -17,7 +17,20 @@ Four files are written, each atomically (:func:`analysis.study.io.write_bytes`/`
 ``MODEL_CARD.md``
     A model card with TRIPOD+AI-style headings (aggregate numbers only, no patient rows).
 ``manifest.json``
-    The bundle: the format version and the SHA-256 of each of the three files above.
+    The bundle: the format version and the SHA-256 of each of the three files above (and
+    of ``refits.skops`` when there is one).
+
+Optionally (``save_model(..., refits=...)``), a fifth file:
+
+``refits.skops``
+    The bootstrap refits of the validation stage (a list of fitted pipelines in the same
+    skops format, checked against the same allow-list), from which
+    :func:`analysis.models.predict.predict_patients` takes each prediction's 95% interval
+    (``ci_lower``, ``ci_upper``); ``model.json`` then says how many there are
+    (``intervals``). Read with :func:`load_refits`, which checks its hash against the
+    manifest and its types before constructing anything, and keeps the loaded refits in
+    memory for the next call with the same file. Folders without it stay valid (no
+    interval).
 
 :func:`load_model` refuses the folder unless every hash in ``manifest.json`` matches,
 ``model.json`` passes a strict schema (:func:`parse_metadata`: known keys only, types,
@@ -40,6 +53,7 @@ and ``MODEL_CARD.md`` apart from the hash it quotes are.
 from __future__ import annotations
 
 import ast
+import copy
 import hashlib
 import io
 import json
@@ -69,6 +83,7 @@ __all__ = [
     "RISK_PERCENTILES",
     "check_types",
     "load_model",
+    "load_refits",
     "metadata_variables",
     "model_types",
     "parse_metadata",
@@ -81,6 +96,19 @@ METADATA_FILE = "model.json"
 CARD_FILE = "MODEL_CARD.md"
 MANIFEST_FILE = "manifest.json"
 BUNDLE_FILES = (MODEL_FILE, METADATA_FILE, CARD_FILE)
+#: The bootstrap refits behind the prediction intervals (optional member of the bundle).
+REFITS_FILE = "refits.skops"
+#: Largest ``refits.skops`` written: above it only as many refits as fit are kept (in order).
+MAX_REFITS_BYTES = 500_000_000
+#: Fewest refits worth a 95% percentile interval when the full set is too large to keep.
+MIN_REFITS = 20
+#: Coverage of the prediction interval (the refits' 2.5th and 97.5th percentiles).
+INTERVAL_LEVEL = 0.95
+#: Objects constructed from skops files by :func:`load_model` and :func:`load_refits`, by
+#: (file, sha256): the few most recent, so that a calculator scoring one patient after
+#: another checks the files every time but builds their objects once.
+_LOADED: dict[tuple[str, str], Any] = {}
+_LOADED_SIZE = 6
 #: 2: manifest.json, strict model.json, exact type allow-list, percentile ranges and the
 #: module paths of the reorganised package (files of format 1 cannot load).
 #: 3: model.json carries the ship gate's ``status`` and ``status_reasons``.
@@ -174,8 +202,10 @@ def save_model(pipeline, study: Study, *, model_name: str, metrics: pd.DataFrame
                training_frame: pd.DataFrame, folder: str | os.PathLike | None = None,
                status: str | None = None, status_reasons=(),
                recalibration_source: str = "out-of-fold predictions",
-               card_sections: dict[str, str] | None = None) -> Path:
-    """Write ``model.skops``, ``model.json``, ``MODEL_CARD.md`` and ``manifest.json``.
+               card_sections: dict[str, str] | None = None, refits=None,
+               refits_source: str = "bootstrap refits of the validation stage") -> Path:
+    """Write ``model.skops``, ``model.json``, ``MODEL_CARD.md`` and ``manifest.json``
+    (and ``refits.skops`` when ``refits`` are given).
 
     Parameters
     ----------
@@ -209,6 +239,16 @@ def save_model(pipeline, study: Study, *, model_name: str, metrics: pd.DataFrame
         Further sections of ``MODEL_CARD.md`` (heading -> markdown), e.g. the model's full
         equation (:func:`analysis.explain.presentation.model_equation`); they follow the
         validation section.
+    refits : sequence of fitted estimators, optional
+        Refits of the same pipeline on bootstrap samples, made as the shipped model is
+        made (``bootstrap_optimism(..., keep_refits=True)``), written to ``refits.skops``:
+        each prediction's 95% interval is the 2.5th to 97.5th percentile of their
+        probabilities. When they would take more than :data:`MAX_REFITS_BYTES`, only the
+        first ones that fit are kept (none, with a warning, if that is fewer than
+        :data:`MIN_REFITS`). ``None`` (the default): no intervals, and a
+        ``refits.skops`` left by an earlier save is removed.
+    refits_source : str
+        Where the refits come from, for ``model.json`` and the model card.
 
     Returns
     -------
@@ -219,7 +259,8 @@ def save_model(pipeline, study: Study, *, model_name: str, metrics: pd.DataFrame
     ------
     ModelArtifactError
         If the pipeline has no ``predict_proba``, ``training_frame`` lacks a predictor or
-        the outcome, the status and its reasons disagree, or the pipeline contains a type
+        the outcome, the status and its reasons disagree, a refit has no ``predict_proba``
+        or takes other columns, or the pipeline (or a refit) contains a type
         :func:`load_model` would refuse (anything not in :data:`ALLOWED_TYPES`, e.g. a
         ``FunctionTransformer``).
 
@@ -265,23 +306,148 @@ def save_model(pipeline, study: Study, *, model_name: str, metrics: pd.DataFrame
         raise ModelArtifactError("recalibration_source: must say where the recalibration of "
                                  "a RecalibratedClassifier was estimated")
 
+    if refits is not None and not (isinstance(refits_source, str) and refits_source.strip()):
+        raise ModelArtifactError("refits_source: must say where the refits come from")
+
     blob = sio.dumps(pipeline)
     check_types(model_types(blob))
+    refits_blob, n_refits = _refits_blob(refits, list(study.predictors))
     meta = _metadata(pipeline, study, model_name, metrics, training_frame, recalibration_source)
     meta["status"], meta["status_reasons"] = status, reasons
+    if n_refits:
+        meta["intervals"] = {"n_refits": n_refits, "level": INTERVAL_LEVEL,
+                             "source": refits_source.strip()}
     meta_text = json.dumps(meta, indent=2, ensure_ascii=False) + "\n"
     parse_metadata(meta_text.encode("utf-8"))  # what load_model will accept, checked now
     card = render_model_card(meta, sha256=_sha256(blob), sections=card_sections)
     folder = Path(folder) if folder is not None else study.paths.model
     contents = {MODEL_FILE: blob, METADATA_FILE: meta_text.encode("utf-8"),
                 CARD_FILE: card.encode("utf-8")}
+    if refits_blob is not None:
+        contents[REFITS_FILE] = refits_blob
     manifest = {"format_version": FORMAT_VERSION,
                 "files": {name: {"sha256": _sha256(data)} for name, data in contents.items()}}
     for name, data in contents.items():
         write_bytes(folder / name, data)
     # written last: a bundle interrupted half-way never matches its manifest
     write_text(folder / MANIFEST_FILE, json.dumps(manifest, indent=2) + "\n")
+    if refits_blob is None:  # the refits of an earlier model are not this model's
+        (folder / REFITS_FILE).unlink(missing_ok=True)
     return folder
+
+
+def _refits_blob(refits, predictors: list[str]) -> tuple[bytes | None, int]:
+    """The bytes of ``refits.skops`` and the number of refits in them (``(None, 0)``: none)."""
+    import skops.io as sio
+
+    if refits is None:
+        return None, 0
+    if isinstance(refits, str | bytes | dict) or not hasattr(refits, "__iter__"):
+        raise ModelArtifactError("refits: must be a sequence of fitted estimators or None")
+    refits = list(refits)
+    if not refits:
+        raise ModelArtifactError("refits: is empty (pass None for a model without intervals)")
+    for i, model in enumerate(refits):
+        if not hasattr(model, "predict_proba"):
+            raise ModelArtifactError(
+                f"refits[{i}]: must have predict_proba (got {type(model).__name__})")
+        columns = getattr(model, "feature_names_in_", None)
+        if columns is not None and [str(c) for c in columns] != predictors:
+            raise ModelArtifactError(
+                f"refits[{i}]: takes columns {', '.join(map(str, columns))}, not the "
+                f"predictors {', '.join(predictors)}")
+    blob = _dump_refits(sio, refits)
+    size = _unpacked_size(blob)
+    if size > MAX_REFITS_BYTES:
+        keep = int(len(refits) * MAX_REFITS_BYTES / size)
+        if keep < MIN_REFITS:
+            warnings.warn(f"refits: {len(refits)} refits take {size:,} bytes, and fewer than "
+                          f"{MIN_REFITS} fit in {MAX_REFITS_BYTES:,}: the model is saved "
+                          "without prediction intervals", UserWarning, stacklevel=3)
+            return None, 0
+        warnings.warn(f"refits: {len(refits)} refits take {size:,} bytes; only the first "
+                      f"{keep} are kept (limit {MAX_REFITS_BYTES:,} bytes)", UserWarning,
+                      stacklevel=3)
+        refits = refits[:keep]
+        blob = _dump_refits(sio, refits)
+    check_types(model_types(blob, source=REFITS_FILE, max_schema_bytes=MAX_REFITS_BYTES),
+                source=REFITS_FILE)
+    return blob, len(refits)
+
+
+def _unpacked_size(blob: bytes) -> int:
+    """Bytes of a skops zip once unpacked."""
+    with zipfile.ZipFile(io.BytesIO(blob)) as archive:
+        return sum(info.file_size for info in archive.infolist())
+
+
+def _dump_refits(sio, refits: list) -> bytes:
+    # equal plain values shared: skops then builds each of them once when loading (about
+    # twice as fast for 200 refits); compressed: their schemas shrink about tenfold
+    refits = _share_equal_values(copy.deepcopy(refits))
+    return sio.dumps(refits, compression=zipfile.ZIP_DEFLATED, compresslevel=1)
+
+
+_PLAIN = (str, bool, int, float, type(None))
+
+
+def _is_plain(value, depth: int = 0) -> bool:
+    """A JSON-like value: text, numbers, None, and lists/tuples/str-keyed dicts of them."""
+    if isinstance(value, _PLAIN):
+        return True
+    if depth > 20:
+        return False
+    if type(value) in (list, tuple):
+        return all(_is_plain(v, depth + 1) for v in value)
+    if type(value) is dict:
+        return all(isinstance(k, str) and _is_plain(v, depth + 1) for k, v in value.items())
+    return False
+
+
+def _share_equal_values(objects: list) -> list:
+    """Make equal plain values (strings, and lists, tuples and dicts of plain values) of the
+    estimators in ``objects`` one shared object each, in place; returns ``objects``.
+
+    Only the identity of values that are equal changes (fitted estimators never modify
+    them), so every estimator predicts exactly as before.
+
+    Examples
+    --------
+    >>> class Box:
+    ...     def __init__(self, levels):
+    ...         self.levels_ = levels
+    >>> a, b = _share_equal_values([Box(["x", "y"]), Box(["x", "y"])])
+    >>> a.levels_ is b.levels_, a.levels_
+    (True, ['x', 'y'])
+    """
+    seen: dict = {}
+
+    def canonical(value, depth: int):
+        if type(value) in (str, int, float) or (type(value) in (list, tuple, dict)
+                                                 and _is_plain(value)):
+            try:
+                key = (type(value).__name__, json.dumps(value))  # key order matters
+            except (TypeError, ValueError):
+                return value
+            return seen.setdefault(key, value)
+        if depth > 20 or isinstance(value, np.ndarray | np.generic):
+            return value
+        if type(value) is dict:
+            for k in list(value):
+                value[k] = canonical(value[k], depth + 1)
+        elif type(value) is list:
+            value[:] = [canonical(v, depth + 1) for v in value]
+        elif type(value) is tuple:
+            return tuple(canonical(v, depth + 1) for v in value)
+        elif hasattr(value, "__dict__") and type(value).__module__.split(".")[0] in (
+                "sklearn", "analysis"):
+            for k, v in list(vars(value).items()):
+                setattr(value, k, canonical(v, depth + 1))
+        return value
+
+    for obj in objects:
+        canonical(obj, 0)
+    return objects
 
 
 def _sha256(data: bytes) -> str:
@@ -480,7 +646,8 @@ def _package_versions() -> dict[str, str | None]:
 # --------------------------------------------------------------------------- loading
 
 
-def model_types(blob: bytes) -> list[str]:
+def model_types(blob: bytes, source: str = MODEL_FILE,
+                max_schema_bytes: int = MAX_JSON_BYTES * 10) -> list[str]:
     """Every type named anywhere in a ``model.skops`` file, read from its schema only.
 
     Nothing is imported or constructed: the zip's ``schema.json`` is parsed as plain JSON
@@ -490,6 +657,10 @@ def model_types(blob: bytes) -> list[str]:
     ----------
     blob : bytes
         The bytes of a ``.skops`` file.
+    source : str, default "model.skops"
+        The file's name in messages.
+    max_schema_bytes : int
+        Largest uncompressed ``schema.json`` read.
 
     Returns
     -------
@@ -515,38 +686,38 @@ def model_types(blob: bytes) -> list[str]:
     try:
         with zipfile.ZipFile(io.BytesIO(blob)) as archive:
             info = archive.getinfo("schema.json")
-            if info.file_size > MAX_JSON_BYTES * 10:
+            if info.file_size > max_schema_bytes:
                 raise ModelArtifactError(
-                    f"{MODEL_FILE}: schema.json is {info.file_size} bytes uncompressed, "
-                    f"more than the limit of {MAX_JSON_BYTES * 10}")
-            schema = json.loads(archive.read(info).decode("utf-8"))
+                    f"{source}: schema.json is {info.file_size} bytes uncompressed, "
+                    f"more than the limit of {max_schema_bytes}")
+            text = archive.read(info).decode("utf-8")
+        found: set[str] = set()
+
+        def collect(node: dict) -> dict:  # called for every object of the schema
+            if "__module__" in node or "__class__" in node:
+                found.add(f"{node.get('__module__')}.{node.get('__class__')}")
+            return node
+
+        json.loads(text, object_hook=collect)
     except ModelArtifactError:
         raise
     except (zipfile.BadZipFile, KeyError, EOFError, OSError, UnicodeDecodeError, ValueError,
             RecursionError, NotImplementedError, RuntimeError) as exc:
         raise ModelArtifactError(
-            f"{MODEL_FILE}: not a readable skops file (corrupt or truncated zip, or no "
+            f"{source}: not a readable skops file (corrupt or truncated zip, or no "
             f"schema.json): {type(exc).__name__}: {_short(exc)}") from exc
-    found: set[str] = set()
-    stack = [schema]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            if "__module__" in node or "__class__" in node:
-                found.add(f"{node.get('__module__')}.{node.get('__class__')}")
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
     return sorted(found)
 
 
-def check_types(types) -> list[str]:
+def check_types(types, source: str = MODEL_FILE) -> list[str]:
     """Return ``types`` if every one is in :data:`ALLOWED_TYPES`, else raise.
 
     Parameters
     ----------
     types : iterable of str
         Fully qualified type names, as from :func:`model_types`.
+    source : str, default "model.skops"
+        The file's name in messages.
 
     Returns
     -------
@@ -572,7 +743,7 @@ def check_types(types) -> list[str]:
         shown = ", ".join(_short(t, 120) for t in refused[:20])
         more = f" and {len(refused) - 20} more" if len(refused) > 20 else ""
         raise ModelArtifactError(
-            f"{MODEL_FILE}: refusing to load {len(refused)} untrusted type(s): {shown}{more} "
+            f"{source}: refusing to load {len(refused)} untrusted type(s): {shown}{more} "
             "(only the estimator and transformer classes of this package's pipelines are "
             "trusted, no functions; see analysis.models.artifact.ALLOWED_TYPES)")
     return types
@@ -588,6 +759,11 @@ def load_model(folder: str | os.PathLike) -> tuple[Any, dict[str, Any]]:
     trusted list, and its type, recalibration and input columns must agree with
     ``model.json``. A :class:`ModelVersionWarning` is issued when scikit-learn, skops,
     NumPy or pandas differ from the versions the model was saved with.
+
+    The files are read and checked on every call; the pipeline built from a
+    ``model.skops`` is kept in memory by file and hash and returned again when the bytes
+    are the same (scoring one patient after another does not rebuild a large model). The
+    returned pipeline may therefore be shared: do not modify it.
 
     Parameters
     ----------
@@ -620,7 +796,7 @@ def load_model(folder: str | os.PathLike) -> tuple[Any, dict[str, Any]]:
         raise ModelArtifactError(
             f"folder: no {METADATA_FILE} in {folder} (write the model with save_model first)")
     manifest = _read_manifest(folder)
-    contents = {}
+    contents, digests = {}, {}
     for name in BUNDLE_FILES:
         data = _read_bytes(folder / name, MAX_MODEL_BYTES if name == MODEL_FILE else MAX_JSON_BYTES)
         expected = manifest["files"][name]["sha256"]
@@ -629,22 +805,145 @@ def load_model(folder: str | os.PathLike) -> tuple[Any, dict[str, Any]]:
             raise ModelArtifactError(
                 f"{folder / name}: sha256 {actual} does not match {MANIFEST_FILE} ({expected}); "
                 "the file was changed or belongs to another model")
-        contents[name] = data
+        contents[name], digests[name] = data, actual
     meta = parse_metadata(contents[METADATA_FILE])
     blob = contents[MODEL_FILE]
-    check_types(model_types(blob))
-    try:
-        # skops' own audit, on top of the schema walk above: it must agree
-        check_types(sio.get_untrusted_types(data=blob))
-        pipeline = sio.loads(blob, trusted=sorted(sio.get_untrusted_types(data=blob)))
-    except ModelArtifactError:
-        raise
-    except Exception as exc:  # skops' own message says what failed
-        raise ModelArtifactError(
-            f"{folder / MODEL_FILE}: cannot load: {type(exc).__name__}: {_short(exc)}") from exc
+    pipeline = _recall(folder / MODEL_FILE, digests[MODEL_FILE])
+    if pipeline is None:
+        check_types(model_types(blob))
+        try:
+            # skops' own audit, on top of the schema walk above: it must agree (once: each
+            # audit walks the whole file)
+            untrusted = sorted(sio.get_untrusted_types(data=blob))
+            check_types(untrusted)
+            pipeline = sio.loads(blob, trusted=untrusted)
+        except ModelArtifactError:
+            raise
+        except Exception as exc:  # skops' own message says what failed
+            raise ModelArtifactError(f"{folder / MODEL_FILE}: cannot load: "
+                                     f"{type(exc).__name__}: {_short(exc)}") from exc
+        _remember(folder / MODEL_FILE, digests[MODEL_FILE], pipeline)
     _check_agrees(pipeline, meta, folder / MODEL_FILE)
+    _check_refits_listed(manifest, meta, folder)
     _warn_versions(meta.get("versions") or {})
     return pipeline, meta
+
+
+def _recall(path: Path, sha256: str):
+    """The object built before from this file with these contents (their hash), or None."""
+    return _LOADED.get((str(path.resolve()), sha256))
+
+
+def _remember(path: Path, sha256: str, obj) -> None:
+    while len(_LOADED) >= _LOADED_SIZE:
+        _LOADED.pop(next(iter(_LOADED)))
+    _LOADED[(str(path.resolve()), sha256)] = obj
+
+
+def _check_refits_listed(manifest: dict[str, Any], meta: dict[str, Any], folder: Path) -> None:
+    """``model.json`` announces refits exactly when the manifest lists ``refits.skops``."""
+    listed = REFITS_FILE in manifest["files"]
+    if listed != (meta.get("intervals") is not None):
+        raise ModelArtifactError(
+            f"{folder / MANIFEST_FILE}: " + (f"lists {REFITS_FILE} but {METADATA_FILE} has no "
+                                              "intervals" if listed else
+                                              f"does not list {REFITS_FILE} but {METADATA_FILE} "
+                                              "announces intervals")
+            + "; save the model again")
+
+
+def load_refits(folder: str | os.PathLike) -> list | None:
+    """The bootstrap refits saved with a model (``refits.skops``), or None without them.
+
+    Safe as :func:`load_model`: the manifest (and ``model.json``, through
+    :func:`load_model`'s checks) must list the file, its SHA-256 must match, every type
+    named in it must be in :data:`ALLOWED_TYPES` (read from its schema before anything is
+    constructed), and skops constructs it with exactly those types trusted. Each refit
+    must have ``predict_proba`` and take the model's predictor columns, and their number
+    must be the one in ``model.json``.
+
+    The refits are kept in memory by folder and hash (the few most recent), so a later
+    call for the same file only reads and hashes it again.
+
+    Parameters
+    ----------
+    folder : path
+        A model folder written by :func:`save_model`.
+
+    Returns
+    -------
+    list of fitted estimators, or None
+        None when the folder has no refits (saved without them, or by an older version).
+
+    Raises
+    ------
+    ModelArtifactError
+        A missing or changed file, an untrusted type, or refits that do not fit the model.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from sklearn.dummy import DummyClassifier
+    >>> from analysis.study.paths import StudyPaths
+    >>> from analysis.study.config import Study, Variable
+    >>> study = Study(name="demo", paths=StudyPaths("demo", Path(tempfile.mkdtemp())),
+    ...               title="Demo", data="raw.csv", outcome="y", predictors=("age",),
+    ...               variables={"age": Variable("age", "numeric"), "y": Variable("y", "binary")})
+    >>> frame = pd.DataFrame({"age": [30.0, 40.0, 50.0, 60.0], "y": [0.0, 1.0, 0.0, 1.0]})
+    >>> model = DummyClassifier().fit(frame[["age"]], frame["y"])
+    >>> folder = save_model(model, study, model_name="dummy", metrics=None,
+    ...                     training_frame=frame, status="fit-for-clinical-use",
+    ...                     refits=[model, model])
+    >>> len(load_refits(folder)), json.loads((folder / "model.json").read_text())["intervals"]
+    (2, {'n_refits': 2, 'level': 0.95, 'source': 'bootstrap refits of the validation stage'})
+    >>> load_refits(save_model(model, study, model_name="dummy", metrics=None,
+    ...                        training_frame=frame, status="fit-for-clinical-use")) is None
+    True
+    """
+    import skops.io as sio
+
+    folder = Path(folder)
+    manifest = _read_manifest(folder)
+    entry = manifest["files"].get(REFITS_FILE)
+    meta_bytes = _read_bytes(folder / METADATA_FILE, MAX_JSON_BYTES)
+    if _sha256(meta_bytes) != manifest["files"][METADATA_FILE]["sha256"]:
+        raise ModelArtifactError(f"{folder / METADATA_FILE}: sha256 does not match "
+                                 f"{MANIFEST_FILE}; the file was changed or belongs to another "
+                                 "model")
+    meta = parse_metadata(meta_bytes)
+    _check_refits_listed(manifest, meta, folder)
+    if entry is None:
+        return None
+    path = folder / REFITS_FILE
+    data = _read_bytes(path, MAX_MODEL_BYTES)
+    actual = _sha256(data)
+    if actual != entry["sha256"]:
+        raise ModelArtifactError(
+            f"{path}: sha256 {actual} does not match {MANIFEST_FILE} ({entry['sha256']}); the "
+            "file was changed or belongs to another model")
+    cached = _recall(path, actual)
+    if cached is not None:
+        return cached
+    types = check_types(model_types(data, source=REFITS_FILE,
+                                    max_schema_bytes=MAX_REFITS_BYTES), source=REFITS_FILE)
+    try:
+        # skops audits the file again against exactly these (already allowed) types
+        refits = sio.loads(data, trusted=sorted(set(types)))
+    except Exception as exc:  # skops' own message says what failed
+        raise ModelArtifactError(f"{path}: cannot load: {type(exc).__name__}: "
+                                 f"{_short(exc)}") from exc
+    expected = meta["intervals"]["n_refits"]
+    if not isinstance(refits, list) or len(refits) != expected:
+        raise ModelArtifactError(f"{path}: must hold a list of {expected} refits "
+                                 f"({METADATA_FILE} intervals.n_refits)")
+    predictors = list(meta["predictors"])
+    for i, model in enumerate(refits):
+        columns = getattr(model, "feature_names_in_", None)
+        if not hasattr(model, "predict_proba") or (
+                columns is not None and [str(c) for c in columns] != predictors):
+            raise ModelArtifactError(f"{path}: refit {i} does not score the model's predictors")
+    _remember(path, actual, refits)
+    return refits
 
 
 def _short(value, limit: int = 300) -> str:
@@ -707,9 +1006,11 @@ def _read_manifest(folder: Path) -> dict[str, Any]:
         problems.append(f"format_version must be {FORMAT_VERSION} (got "
                         f"{_short(manifest['format_version'], 40)}); save the model again")
     if not problems:
-        problems += _keys(manifest["files"], "files", dict.fromkeys(BUNDLE_FILES, dict))
+        problems += _keys(manifest["files"], "files",
+                          dict.fromkeys((*BUNDLE_FILES, REFITS_FILE), dict),
+                          optional=(REFITS_FILE,))
     if not problems:
-        for name in BUNDLE_FILES:
+        for name in (n for n in (*BUNDLE_FILES, REFITS_FILE) if n in manifest["files"]):
             entry = manifest["files"][name]
             problems += _keys(entry, f"files.{name}", {"sha256": str})
             if not problems and not _SHA256.fullmatch(entry["sha256"]):
@@ -795,14 +1096,14 @@ def parse_metadata(data: bytes, source: str = METADATA_FILE) -> dict[str, Any]:
         "predictors": dict, "derivations": dict, "training": dict,
         "treatment": (dict, type(None)), "recalibration": (dict, type(None)),
         "metrics": (list, type(None)), "versions": dict, "status": _STR,
-        "status_reasons": list,
-    })
+        "status_reasons": list, "intervals": (dict, type(None)),
+    }, optional=("intervals",))
     if not problems and meta["format_version"] != FORMAT_VERSION:
         problems.append(f"format_version must be {FORMAT_VERSION} (got {meta['format_version']})")
     if not problems:
         for check in (_check_outcome, _check_id, _check_predictors, _check_derivations,
                       _check_training, _check_treatment, _check_recalibration, _check_metrics,
-                      _check_versions, _check_status):
+                      _check_versions, _check_status, _check_intervals):
             problems += check(meta)
             if problems:
                 break
@@ -856,10 +1157,13 @@ def _entry_problems(entry, where: str, types) -> list[str]:
     """A codebook entry as written by ``Variable.as_dict`` (keys absent when unset)."""
     spec = {"type": _STR, "label": _STR, "unit": _STR, "min": (int, float, str),
             "max": (int, float, str), "levels": list, "description": _STR, "summary": _STR,
-            "transform": _STR, "required": bool, "format": _STR}
+            "transform": _STR, "required": bool, "format": _STR, "level_labels": dict}
     problems = _keys(entry, where, spec, optional=set(VARIABLE_KEYS) - {"type"})
     if problems:
         return problems
+    if "level_labels" in entry and not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in entry["level_labels"].items()):
+        return [f"{where}.level_labels: must map each level to text"]
     kind = entry["type"]
     if kind not in types or kind not in VARIABLE_TYPES:
         return [f"{where}.type: must be one of {', '.join(types)} (got {_short(kind, 40)!r})"]
@@ -1043,6 +1347,20 @@ def _check_recalibration(meta) -> list[str]:
                  {"intercept": _NUMBER, "slope": _NUMBER, "estimated_on": _STR})
 
 
+def _check_intervals(meta) -> list[str]:
+    intervals = meta.get("intervals")
+    if intervals is None:
+        return []
+    problems = _keys(intervals, "intervals", {"n_refits": int, "level": _NUMBER, "source": _STR})
+    if problems:
+        return problems
+    if intervals["n_refits"] < 1:
+        problems.append("intervals.n_refits: must be at least 1")
+    if not 0 < intervals["level"] < 1:
+        problems.append("intervals.level: must be between 0 and 1")
+    return problems
+
+
 def _check_metrics(meta) -> list[str]:
     metrics = meta["metrics"]
     if metrics is None:
@@ -1098,6 +1416,8 @@ def _variable(name: str, entry: dict[str, Any]) -> Variable:
     entry = dict(entry)
     if entry.get("levels") is not None:
         entry["levels"] = tuple(str(x) for x in entry["levels"])
+    if entry.get("level_labels") is not None:
+        entry["level_labels"] = tuple(entry["level_labels"].items())
     return Variable(name=name, **entry)
 
 
@@ -1161,6 +1481,19 @@ def render_model_card(meta: dict[str, Any], sha256: str | None = None,
                   f"{r['slope']:.3f} x logit(p), estimated on the model's {r['estimated_on']} "
                   "because its cross-validated calibration slope was outside the selection "
                   "rule's range.", ""]
+    if meta.get("intervals"):
+        iv = meta["intervals"]
+        tail = 100 * (1 - iv["level"]) / 2
+        lines += [f"Each prediction comes with a {iv['level']:.0%} interval: the "
+                  f"{_fmt(tail)}th to {_fmt(100 - tail)}th percentile of the probabilities "
+                  f"that {iv['n_refits']} {iv['source']} give the patient (`{REFITS_FILE}`; "
+                  "each refit repeats the whole pipeline on a bootstrap sample, tuning "
+                  + ("and recalibration " if meta.get("recalibration") else "")
+                  + "included). It shows how much the prediction depends on the development "
+                  "sample; it is not a range of the patient's outcome.", ""]
+    else:
+        lines += ["No prediction intervals: the model was saved without the bootstrap "
+                  "refits they come from.", ""]
     if meta.get("metrics"):
         lines.append(markdown_table(pd.DataFrame(meta["metrics"])))
     else:

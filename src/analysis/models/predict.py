@@ -7,10 +7,20 @@ is an error, and all of them are reported at once. Missing values are allowed: t
 pipeline imputes them as it did in development.
 
 The output has the id column (or ``row``, 1-based, if the study has no id), ``probability``
-(the contract), one ``probability_<option>`` per treatment option when the study declares
-them (each patient scored with the treatment column set to that option), and ``warnings``:
-predictors outside the training range (the 1st to 99th percentile of the development data
-stored in ``model.json``), levels not seen in development and missing values.
+(the contract), ``ci_lower`` and ``ci_upper`` (its 95% interval: the 2.5th and 97.5th
+percentiles of the probabilities of the bootstrap refits of the validation stage, saved
+beside the model in ``refits.skops``; empty, with an :class:`IntervalWarning`, for a model
+folder without refits), one ``probability_<option>`` per treatment option when the study
+declares them (each patient scored with the treatment column set to that option), and
+``warnings``: predictors outside the training range (the 1st to 99th percentile of the
+development data stored in ``model.json``), levels not seen in development and missing
+values.
+
+One scoring path: :func:`prepare_patients` loads and checks the model and the patients'
+table (derived predictors computed, codebook checked), :func:`score_prepared` scores them;
+:func:`predict_patients` is the two in a row, and the calculator
+(:mod:`analysis.app.calculator`) and the per-patient explanations
+(:func:`analysis.explain.factors.explain_patients`) go through the same two functions.
 
 Treatment options: when the model folder holds a benefit model (``model/benefit/``, saved
 by notebook 08 from the effect model with treatment x modifier interactions), the
@@ -46,7 +56,7 @@ import os
 import re
 import sys
 import warnings
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -54,14 +64,21 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import AnalysisError
-from analysis.models.artifact import FIT, load_model, metadata_variables
+from analysis.models.artifact import (
+    FIT,
+    INTERVAL_LEVEL,
+    load_model,
+    load_refits,
+    metadata_variables,
+)
 from analysis.study.checks import validate_table
 from analysis.study.config import Study, Variable, load_study
 from analysis.study.paths import BENEFIT_FOLDER
 
-__all__ = ["UnvalidatedModelError", "add_predict_parser", "main", "option_column", "option_name",
-           "predict_patients", "range_warnings", "rejected_path", "score_valid_rows",
-           "status_warning"]
+__all__ = ["IntervalWarning", "PreparedPatients", "UnvalidatedModelError", "add_predict_parser",
+           "main", "option_column", "option_name", "predict_patients", "preload", "prepare_patients",
+           "probability_interval", "range_warnings", "rejected_path", "score_prepared",
+           "score_valid_rows", "status_warning"]
 
 ROW_COLUMN = "row"
 REJECTED_COLUMNS = ["row", "column", "rule", "value"]
@@ -70,10 +87,42 @@ OUTSIDE_SUPPORT = ("outside the common support of the treatment options (patient
                    "received mostly one option): the per-option predictions are extrapolations")
 #: Longest cell value echoed into messages and the rejected-rows file.
 MAX_VALUE_CHARS = 200
+#: Said (as an :class:`IntervalWarning`) when a model folder has no bootstrap refits.
+NO_INTERVAL = ("no 95% interval of the probability: the model folder has no bootstrap refits "
+               "(refits.skops; saved without them or by an older version), so ci_lower and "
+               "ci_upper are empty; re-run notebook 06 to save them")
 
 
 class UnvalidatedModelError(AnalysisError):
     """The model failed the ship gate and ``allow_unvalidated`` was not given."""
+
+
+class IntervalWarning(UserWarning):
+    """The probability's interval is not available (or rests on fewer refits than saved)."""
+
+
+@dataclass(frozen=True)
+class PreparedPatients:
+    """Patients checked against a saved model's codebook, ready to be scored.
+
+    ``typed`` holds the valid rows (the id column if the study has one and every
+    predictor, typed); ``rows`` their 1-based row numbers in the input; ``status`` the
+    ``not for clinical use`` text every output row starts with (``""`` for a model fit
+    for clinical use).
+    """
+
+    folder: Path
+    pipeline: Any
+    meta: dict
+    typed: pd.DataFrame
+    id_col: str | None
+    rows: np.ndarray
+    status: str = ""
+
+    @property
+    def X(self) -> pd.DataFrame:
+        """The predictor columns, in the model's order."""
+        return self.typed[list(self.meta["predictors"])]
 
 
 def status_warning(meta: dict[str, Any]) -> str:
@@ -129,9 +178,11 @@ def predict_patients(folder_or_study, patients: pd.DataFrame, *,
     Returns
     -------
     DataFrame
-        ``<id>`` (or ``row``), ``probability``, ``probability_<option>`` per treatment
-        option, ``warnings`` (``"; "``-separated, empty when none); one row per patient in
-        input order.
+        ``<id>`` (or ``row``), ``probability``, ``ci_lower`` and ``ci_upper`` (the 95%
+        interval from the saved bootstrap refits, :func:`probability_interval`; NaN when
+        the folder has none), ``probability_<option>`` per treatment option (with the
+        benefit model's columns when there is one), ``warnings`` (``"; "``-separated,
+        empty when none); one row per patient in input order.
 
     Raises
     ------
@@ -141,6 +192,11 @@ def predict_patients(folder_or_study, patients: pd.DataFrame, *,
         If the model folder is missing or fails its checks.
     UnvalidatedModelError
         If the model is marked ``not-for-clinical-use`` and ``allow_unvalidated`` is False.
+
+    Warns
+    -----
+    IntervalWarning
+        When the model folder has no bootstrap refits (``ci_lower``/``ci_upper`` NaN).
 
     Examples
     --------
@@ -154,13 +210,39 @@ def predict_patients(folder_or_study, patients: pd.DataFrame, *,
     ...                          "y": Variable("y", "binary")})
     >>> frame = pd.DataFrame({"age": [30.0, 40.0, 50.0, 60.0], "y": [0.0, 1.0, 0.0, 1.0]})
     >>> model = DummyClassifier().fit(frame[["age"]], frame["y"])
+    >>> refits = [DummyClassifier().fit(frame[["age"]], y) for y in ([0, 0, 0, 1], [0, 1, 1, 1])]
     >>> _ = save_model(model, study, model_name="dummy", metrics=None, training_frame=frame,
-    ...                status="fit-for-clinical-use")
+    ...                status="fit-for-clinical-use", refits=refits)
     >>> out = predict_patients(study, pd.DataFrame({"age": ["45", "90"]}))
     >>> out.columns.tolist(), out["probability"].tolist()
-    (['row', 'probability', 'warnings'], [0.5, 0.5])
+    (['row', 'probability', 'ci_lower', 'ci_upper', 'warnings'], [0.5, 0.5])
+    >>> out[["ci_lower", "ci_upper"]].round(4).values.tolist()
+    [[0.2625, 0.7375], [0.2625, 0.7375]]
     >>> out["warnings"].tolist()
     ['', 'age=90 above the training range [30.3, 59.7]']
+    """
+    return score_prepared(prepare_patients(folder_or_study, patients, root=root, source=source,
+                                           allow_unvalidated=allow_unvalidated))
+
+
+def prepare_patients(folder_or_study, patients: pd.DataFrame, *,
+                     root: str | os.PathLike | None = None, source: str = "input",
+                     allow_unvalidated: bool = False) -> PreparedPatients:
+    """Load the model and check the patients against its codebook, as :func:`predict_patients`.
+
+    Derived predictors absent from ``patients`` (BMI from height and weight) are computed
+    with the study's derive rules stored in ``model.json``; every codebook violation is
+    reported at once (:class:`~analysis.errors.DataValidationError`).
+
+    Parameters
+    ----------
+    folder_or_study, patients, root, source, allow_unvalidated
+        As for :func:`predict_patients`.
+
+    Returns
+    -------
+    PreparedPatients
+        For :func:`score_prepared` (and any explanation of the same predictions).
     """
     folder = _model_folder(folder_or_study, root)
     pipeline, meta = load_model(folder)
@@ -170,8 +252,26 @@ def predict_patients(folder_or_study, patients: pd.DataFrame, *,
     variables, id_col = _variables(meta)
     patients = _derive_missing_predictors(patients, meta, source)
     typed, _ = validate_table(patients, variables, id_col=id_col, source=source)
-    return _score(pipeline, meta, typed, id_col, np.arange(1, len(typed) + 1), status,
-                  benefit=_benefit_model(folder, meta))
+    return PreparedPatients(folder, pipeline, meta, typed, id_col,
+                            np.arange(1, len(typed) + 1), status)
+
+
+def score_prepared(prepared: PreparedPatients) -> pd.DataFrame:
+    """The output of :func:`predict_patients` for patients from :func:`prepare_patients`.
+
+    The probability from the saved model, its 95% interval from the saved bootstrap
+    refits (:func:`~analysis.models.artifact.load_refits`, :func:`probability_interval`),
+    the treatment options' columns (from the benefit model saved beside the main model
+    when there is one) and the warnings.
+    """
+    if not isinstance(prepared, PreparedPatients):
+        raise AnalysisError("prepared: must come from prepare_patients")
+    refits = load_refits(prepared.folder)
+    if refits is None:
+        warnings.warn(NO_INTERVAL, IntervalWarning, stacklevel=2)
+    return _score(prepared.pipeline, prepared.meta, prepared.typed, prepared.id_col,
+                  prepared.rows, prepared.status,
+                  benefit=_benefit_model(prepared.folder, prepared.meta), refits=refits)
 
 
 def score_valid_rows(folder_or_study, patients: pd.DataFrame, *,
@@ -249,10 +349,30 @@ def score_valid_rows(folder_or_study, patients: pd.DataFrame, *,
         predict_patients(folder_or_study, patients, root=root, source=source,
                          allow_unvalidated=allow_unvalidated)
     typed, _ = validate_table(frame, variables, id_col=id_col, source=source)
-    scores = _score(pipeline, meta, typed, id_col, frame.index.to_numpy() + 1, status,
-                    benefit=_benefit_model(folder, meta))
+    scores = score_prepared(PreparedPatients(folder, pipeline, meta, typed, id_col,
+                                             frame.index.to_numpy() + 1, status))
     rejected_rows = rejected_rows.sort_values(["row"], kind="stable", ignore_index=True)
     return scores, rejected_rows
+
+
+def preload(folder_or_study, *, root: str | os.PathLike | None = None) -> dict[str, Any]:
+    """Load a model folder's model, refits and benefit model once, ahead of scoring.
+
+    :func:`analysis.models.artifact.load_model` and
+    :func:`~analysis.models.artifact.load_refits` keep what they build in memory, so a
+    server that preloads its model (the calculator) scores its first patient as fast as
+    the next ones. Every later call still checks the files.
+
+    Returns
+    -------
+    dict
+        The model's metadata (``model.json``).
+    """
+    folder = _model_folder(folder_or_study, root)
+    _, meta = load_model(folder)
+    load_refits(folder)
+    _benefit_model(folder, meta)
+    return meta
 
 
 def _variables(meta) -> tuple[dict[str, Variable], str | None]:
@@ -286,11 +406,13 @@ def _benefit_model(folder: Path, meta: dict[str, Any]):
 
 
 def _score(pipeline, meta, typed: pd.DataFrame, id_col, rows, status: str = "",
-           benefit=None) -> pd.DataFrame:
+           benefit=None, refits=None) -> pd.DataFrame:
     predictors = list(meta["predictors"])
     X = typed[predictors]
     out = pd.DataFrame({id_col: typed[id_col]} if id_col else {ROW_COLUMN: np.asarray(rows)})
     out["probability"] = _positive_class(pipeline, X)
+    level = (meta.get("intervals") or {}).get("level", INTERVAL_LEVEL)
+    out["ci_lower"], out["ci_upper"] = probability_interval(refits, X, level=level)
     treatment = meta.get("treatment")
     support = np.ones(len(X), dtype=bool)
     if benefit is not None:
@@ -319,6 +441,64 @@ def _score(pipeline, meta, typed: pd.DataFrame, id_col, rows, status: str = "",
     out["warnings"] = ["; ".join(w for w in (status, text, "" if inside else OUTSIDE_SUPPORT) if w)
                        for text, inside in zip(found, support, strict=True)]
     return out
+
+
+def probability_interval(refits, X: pd.DataFrame, *, level: float = INTERVAL_LEVEL
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile interval of the probability over bootstrap refits, one per row of ``X``.
+
+    The ``(1 - level) / 2`` and ``(1 + level) / 2`` quantiles (2.5th and 97.5th
+    percentiles for 95%, linear interpolation) of the refits' probabilities for each
+    patient. A refit that cannot score the rows is left out (with an
+    :class:`IntervalWarning`).
+
+    Parameters
+    ----------
+    refits : sequence of fitted estimators, or None
+        :func:`analysis.models.artifact.load_refits`; None or empty: NaN bounds.
+    X : DataFrame
+        Typed predictor columns.
+    level : float, default 0.95
+
+    Returns
+    -------
+    (lower, upper) : tuple of ndarray
+
+    Examples
+    --------
+    >>> from sklearn.dummy import DummyClassifier
+    >>> X = pd.DataFrame({"x": [0.0, 1.0]})
+    >>> refits = [DummyClassifier().fit(X, [0, 1]), DummyClassifier().fit(X, [1, 1])]
+    >>> [v.tolist() for v in probability_interval(refits, X)]
+    [[0.5125, 0.5125], [0.9875, 0.9875]]
+    >>> probability_interval(None, X)[0].tolist()
+    [nan, nan]
+    """
+    nan = np.full(len(X), np.nan)
+    if not refits:
+        return nan, nan.copy()
+    if not 0 < float(level) < 1:
+        raise AnalysisError(f"level: must be between 0 and 1, got {level!r}")
+    draws = np.full((len(refits), len(X)), np.nan)
+    failed = 0
+    with warnings.catch_warnings():
+        # a refit whose bootstrap sample missed a rare level meets it as unknown: ignored
+        warnings.filterwarnings("ignore", message="Found unknown categories")
+        for i, model in enumerate(refits):
+            try:
+                draws[i] = _positive_class(model, X)
+            except AnalysisError:
+                failed += 1
+    if failed:
+        warnings.warn(f"{failed} of {len(refits)} bootstrap refits could not score the input; "
+                      "the 95% interval uses the others", IntervalWarning, stacklevel=3)
+    if failed == len(refits):
+        return nan, nan.copy()
+    tail = 100 * (1 - float(level)) / 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a row no refit could score: NaN
+        lower, upper = np.nanpercentile(draws, [tail, 100 - tail], axis=0)
+    return lower, upper
 
 
 def _derivation_inputs(patients: pd.DataFrame, meta) -> dict[str, Variable]:
@@ -568,8 +748,11 @@ def add_predict_parser(subparsers) -> argparse.ArgumentParser:
     """
     parser = subparsers.add_parser(
         "predict", help="score new patients with a study's saved model",
-        description="Write predicted probabilities (and per-treatment-option probabilities) "
-                    "for the patients in --input to --output.")
+        description="Write predicted probabilities with their 95% intervals (ci_lower, "
+                    "ci_upper: percentiles of the validation stage's bootstrap refits saved "
+                    "with the model; empty, with a warning, for a model saved without them) "
+                    "and the per-treatment-option probabilities for the patients in --input "
+                    "to --output.")
     return _add_arguments(parser)
 
 

@@ -1,4 +1,5 @@
-"""Nomogram of an additive logistic model, drawn as ``rms::nomogram`` draws it."""
+"""Nomogram of a logistic model, drawn as ``rms::nomogram`` draws it (with one axis per level
+of an interaction partner when the model has interactions)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,28 @@ def _format_value(value) -> str:
     if isinstance(value, float | np.floating):
         return f"{float(value):g}"
     return str(value)
+
+
+def _wrap(name: str, width: int = 28) -> str:
+    r"""A long axis name on two lines, before its final parenthesis (the level of an
+    interaction partner): ``C-reactive protein\n(Treatment class = anti-integrin)``.
+
+    Examples
+    --------
+    >>> _wrap("Low complement (week 0) (Anti-dsDNA (≥ 30 IU/mL) = no)")
+    'Low complement (week 0)\n(Anti-dsDNA (≥ 30 IU/mL) = no)'
+    >>> _wrap("Age (years)")
+    'Age (years)'
+    """
+    if len(name) <= width or not name.endswith(")"):
+        return name
+    depth = 0
+    for i in range(len(name) - 1, -1, -1):  # the "(" that the final ")" closes
+        depth += {")": 1, "(": -1}.get(name[i], 0)
+        if depth == 0:
+            head = name[:i].rstrip()
+            return f"{head}\n{name[i:]}" if head else name
+    return name
 
 
 def _sides(xs: np.ndarray) -> list[bool]:
@@ -62,10 +85,14 @@ def plot_nomogram(axes: pd.DataFrame, totals: pd.DataFrame, *,
     ----------
     axes, totals : pandas.DataFrame
         From :func:`analysis.explain.presentation.nomogram_points` (``axes``: ``predictor,
-        value, points``; ``totals``: ``axis`` (``total``/``probability``), ``total_points``,
-        ``probability``; ``attrs`` ``points_range`` and ``max_total`` when present).
+        value, points``, optionally ``axis`` - one axis per distinct value, e.g. one per
+        level of an interaction partner - and ``condition``; ``totals``: ``axis``
+        (``total``/``probability``), ``total_points``, ``probability``; ``attrs``
+        ``points_range`` and ``max_total`` when present).
     labels : mapping of str to str, optional
-        Axis names per predictor (default: the ``label`` column, else the predictor).
+        Axis names per predictor (default: the ``label`` column, else the predictor). An
+        axis drawn for one level of an interaction partner keeps its ``label`` (which
+        names the level) unless ``labels`` names that axis itself.
     title : str, optional
 
     Returns
@@ -96,11 +123,23 @@ def plot_nomogram(axes: pd.DataFrame, totals: pd.DataFrame, *,
             raise AnalysisError(f"plot_nomogram: {name} lacks column(s) {missing}")
     if axes.empty:
         raise AnalysisError("plot_nomogram: the axes table is empty")
-    predictors = list(dict.fromkeys(axes["predictor"]))
-    labels = dict(labels or {})
-    if "label" in axes.columns:
-        for p, lab in zip(axes["predictor"], axes["label"], strict=True):
-            labels.setdefault(p, str(lab))
+    key = "axis" if "axis" in axes.columns else "predictor"
+    predictors = list(dict.fromkeys(axes[key]))
+    given = dict(labels or {})
+    labels = {}
+    conditioned = (axes["condition"].fillna("").astype(str) != "") if "condition" in axes.columns \
+        else pd.Series(False, index=axes.index)
+    for axis, p, lab, cond in zip(axes[key], axes["predictor"],
+                                  axes["label"] if "label" in axes.columns else axes["predictor"],
+                                  conditioned, strict=True):
+        if axis in labels:
+            continue
+        if axis in given:
+            labels[axis] = str(given[axis])
+        elif not cond and p in given:
+            labels[axis] = str(given[p])
+        else:
+            labels[axis] = str(lab)
     width = float(axes.attrs.get("points_range", max(100.0, float(axes["points"].max()))))
     total_rows = totals[totals["axis"] == "total"]
     max_total = float(axes.attrs.get("max_total", totals.attrs.get(
@@ -109,17 +148,21 @@ def plot_nomogram(axes: pd.DataFrame, totals: pd.DataFrame, *,
     factor = width / max_total if max_total > 0 else 1.0
 
     n_rows = len(predictors) + 3
-    fig = Figure(figsize=(8, 0.55 * n_rows + 1.2))
+    names = [_wrap(labels.get(p, str(p))) for p in predictors]
+    longest = max((len(line) for name in names for line in name.split("\n")), default=12)
+    margin = 0.3 + 0.068 * max(longest, 12)  # inches for the axis names (8 pt)
+    fig = Figure(figsize=(6.3 + margin, 0.55 * n_rows + 1.2))
     ax = fig.add_subplot(1, 1, 1)
-    fig.subplots_adjust(left=0.22, right=0.96, top=0.92 if title else 0.97, bottom=0.04)
+    fig.subplots_adjust(left=margin / (6.3 + margin), right=0.96, top=0.92 if title else 0.97,
+                        bottom=0.04)
     y = float(n_rows)
     ticks = np.linspace(0, width, 11)
     _draw_axis(ax, y, ticks, [f"{t:g}" for t in ticks], "Points")
-    for p in predictors:
+    for p, name in zip(predictors, names, strict=True):
         y -= 1
-        rows = axes[axes["predictor"] == p]
+        rows = axes[axes[key] == p]
         _draw_axis(ax, y, rows["points"], [_format_value(v) for v in rows["value"]],
-                   labels.get(p, str(p)))
+                   name)
     y -= 1
     _draw_axis(ax, y, total_rows["total_points"].to_numpy(float) * factor,
                [f"{t:g}" for t in total_rows["total_points"]], "Total points")

@@ -638,7 +638,18 @@ def _recalibrated(fitted, a: float, b: float):
     return RecalibratedClassifier(fitted, float(a), float(b)).fit()
 
 
-def _boot_task(spec, X, y, idx, inner_splits, inner_seed, metrics, recalibrate):
+def _boot_task(spec, X, y, idx, inner_splits, inner_seed, metrics, recalibrate, keep=False):
+    """One replicate: ``(values, error)``; with ``keep``, ``(values, error, refit)`` where
+    ``refit`` is the model fitted on the bootstrap sample (before any recalibration)."""
+    kept: list | None = [] if keep else None
+    values, error = _boot_values(spec, X, y, idx, inner_splits, inner_seed, metrics, recalibrate,
+                                 kept)
+    if not keep:
+        return values, error
+    return values, error, (kept[0] if kept and values is not None else None)
+
+
+def _boot_values(spec, X, y, idx, inner_splits, inner_seed, metrics, recalibrate, kept=None):
     yb = y[idx]
     if np.bincount(yb, minlength=2).min() < inner_splits:
         return None, "bootstrap sample has too few events or non-events"
@@ -647,6 +658,8 @@ def _boot_task(spec, X, y, idx, inner_splits, inner_seed, metrics, recalibrate):
     try:
         # the copies of a patient stay together in the inner folds of the refit's tuning
         fitted, _, _, _ = _fit_spec(spec, X.iloc[idx], yb, inner_splits, inner_seed, groups=idx)
+        if kept is not None:
+            kept.append(fitted)
         coef = (np.nan, np.nan, np.nan, np.nan)
         p_held = None
         if recalibrate:
@@ -730,7 +743,8 @@ def bootstrap_optimism(
     inner_splits: int = 3,
     recalibrate: bool = False,
     method: str = "auto",
-) -> pd.DataFrame:
+    keep_refits: bool = False,
+) -> pd.DataFrame | tuple[pd.DataFrame, list]:
     """Bootstrap-validated performance of the model that is shipped.
 
     1. *Apparent*: fit the whole pipeline (imputation, scaling, and tuning by the inner
@@ -832,6 +846,16 @@ def bootstrap_optimism(
         Validate "fit + logistic recalibration" and estimate the final recalibration.
     method : {"auto", "harrell", ".632+"}, default "auto"
         Correction method; ``"auto"``: ``.632+`` when ``spec.complexity >= 3``.
+    keep_refits : bool, default False
+        Also return the replicates' refits (no extra fit: the models the bootstrap fitted
+        anyway), for prediction intervals of the shipped model
+        (:func:`analysis.models.artifact.save_model` ``refits=``).  With ``recalibrate=True``
+        each refit is wrapped in a :class:`RecalibratedClassifier`: a memorising learner's
+        with its own replicate's out-of-bag ``(a_b, b_b)`` (the kind the shipped model
+        averages), a regression-type learner's with the shipped ``(a, b)`` - its own
+        recalibration on the original patients would refit it to all patients (a
+        one-predictor logistic refit becomes exactly the full-data fit) and hide the
+        variation the intervals are for.
 
     Returns
     -------
@@ -839,6 +863,8 @@ def bootstrap_optimism(
         ``model, metric, apparent, optimism, corrected, oob, n_boot, n_failed, method,
         failed_share, flag``; one row per metric, then ``shrinkage``, then (with
         ``recalibrate=True``) ``recalibration_intercept`` and ``recalibration_slope``.
+        With ``keep_refits=True``: ``(table, refits)``, ``refits`` the fitted estimators
+        of the replicates that succeeded, in replicate order.
 
     Raises
     ------
@@ -885,11 +911,14 @@ def bootstrap_optimism(
     idx = rng.integers(0, yi.size, size=(n_boot, yi.size))
     tasks = [
         delayed(_boot_task)(
-            spec, Xr, yi, idx[b], inner_splits, _task_seed(seed, b), computed, bool(recalibrate)
+            spec, Xr, yi, idx[b], inner_splits, _task_seed(seed, b), computed, bool(recalibrate),
+            bool(keep_refits),
         )
         for b in range(n_boot)
     ]
     results = _run(tasks, _resolve_n_jobs(n_jobs), progress, f"bootstrap {spec.name}")
+    refits = [r[2] for r in results if r[0] is not None] if keep_refits else []
+    results = [r[:2] for r in results]
     ok = [r for r, _ in results if r is not None]
     if not ok:
         raise AnalysisError(
@@ -905,6 +934,14 @@ def bootstrap_optimism(
         cols = [0, 1] if use_632 else [2, 3]
         coef = (_finite_mean(coefs[:, cols[0]]), _finite_mean(coefs[:, cols[1]]))
         final = _recalibrated(fitted, *coef)
+        # kept refits, recalibrated as the shipped model: memorising learners with their own
+        # out-of-bag (a_b, b_b); regression-type ones with the shipped (a, b) - their own
+        # recalibration on the original patients would refit them to all patients
+        if keep_refits and use_632:
+            refits = [_recalibrated(m, *c[cols]) for m, c in zip(refits, coefs, strict=True)
+                      if np.isfinite(c[cols]).all()]
+        elif keep_refits:
+            refits = [_recalibrated(m, *coef) for m in refits]
     p_app = _predict(final, Xr)
     apparent = _metric_values(yi, p_app, computed)
     suffix = " (fit + recalibration)" if recalibrate else ""
@@ -965,7 +1002,7 @@ def bootstrap_optimism(
     table = pd.DataFrame(out, columns=columns)
     table["failed_share"] = table["n_failed"] / table["n_boot"]
     table["flag"] = table["failed_share"] > FAILED_SHARE_FLAG
-    return table
+    return (table, refits) if keep_refits else table
 
 
 def recalibration_from_table(table: pd.DataFrame, model: str | None = None):
