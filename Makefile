@@ -51,7 +51,7 @@ RUN_FLAGS := $(if $(SMOKE),--smoke) $(if $(SEED),--seed $(SEED))
 # raw inputs of a study: the generated demo cohort, or whatever the user put in raw/
 raw_inputs = $(if $(filter $(1),$(DEMO_STUDIES)),data/$(1)/raw/cohort.csv,$(wildcard data/$(1)/raw/*))
 
-.PHONY: help all data study check report test test-fast lint kernel env benchmarks clean distclean app
+.PHONY: help all data study check report test test-fast lint kernel env benchmarks clean distclean app screenshot
 
 help: ## list the targets
 	@echo "Usage: make <target> [STUDY=name] [SMOKE=1] [FORMAT=html|docx|pdf]"
@@ -81,6 +81,9 @@ benchmarks: all ## external validation against the truth, and timing of 05 + 06 
 
 app: $(KERNEL_STAMP) ## serve the prediction tool of STUDY's saved model (HOST=127.0.0.1 PORT=8000; ALLOW_UNVALIDATED=1 for a gated model)
 	$(PY) -m analysis app --study $(STUDY) --host $(or $(HOST),127.0.0.1) --port $(or $(PORT),8000)
+
+screenshot: $(KERNEL_STAMP) ## refresh docs/prediction-tool.png from STUDY's saved model (headless Debian chromium)
+	$(PY) tests/app/screenshot.py --study $(STUDY) --out docs/prediction-tool.png
 
 lint: $(ENV_STAMP) ## ruff, and the layer contract of the package (import-linter)
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -1,0 +1,99 @@
+"""Screenshot of the web calculator in headless Debian chromium (never a downloaded browser).
+
+Used by the browser test (``test_browser.py``) and by ``make screenshot STUDY=...``, which
+refreshes ``docs/prediction-tool.png`` (the README's and the report's picture) from a study's
+saved model after ``make all``::
+
+    python tests/app/screenshot.py --study ibd-biologics --out docs/prediction-tool.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+WIDTH, HEIGHT = 1100, 1400
+
+
+def chromium() -> str:
+    """Debian's chromium from PATH (``apt-get install -y chromium``)."""
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        raise SystemExit("chromium is not on PATH (apt-get install -y chromium)")
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def capture(url: str, out: Path, *, calculate: bool = True) -> Path:
+    """Open the calculator at ``url``, press *Calculate* with the form's defaults (the
+    cohort's reference patient) and save a full-page PNG to ``out``."""
+    from playwright.sync_api import sync_playwright
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium(), headless=True,
+                                    args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": WIDTH, "height": HEIGHT})
+            page.set_default_timeout(30_000)
+            page.goto(url)
+            page.wait_for_selector("#calculate")
+            page.wait_for_function("() => window.Shiny && window.Shiny.shinyapp "
+                                   "&& window.Shiny.shinyapp.isConnected()")
+            if calculate:
+                page.click("#calculate")
+                page.wait_for_selector("#probability, #status-banner")
+                page.wait_for_timeout(500)
+            page.screenshot(path=str(out), full_page=True)
+        finally:
+            browser.close()
+    return out
+
+
+def screenshot_study(study: str, out: Path, root: Path | None = None,
+                     allow_unvalidated: bool = False) -> Path:
+    """Serve ``study``'s calculator on a free local port and capture it."""
+    import uvicorn
+
+    from analysis.app.calculator import create_app
+
+    app = create_app(study, root=root, allow_unvalidated=allow_unvalidated)
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, access_log=False,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise SystemExit("the calculator did not start")
+        time.sleep(0.05)
+    try:
+        return capture(f"http://127.0.0.1:{port}/", out)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--study", required=True)
+    parser.add_argument("--out", type=Path, default=Path("docs/prediction-tool.png"))
+    parser.add_argument("--allow-unvalidated", action="store_true")
+    args = parser.parse_args(argv)
+    path = screenshot_study(args.study, args.out, allow_unvalidated=args.allow_unvalidated)
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
