@@ -33,30 +33,40 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def capture(url: str, out: Path, *, calculate: bool = True) -> Path:
+def capture(url: str, out: Path, *, browser=None, calculate: bool = True) -> Path:
     """Open the calculator at ``url``, press *Calculate* with the form's defaults (the
-    cohort's reference patient) and save a full-page PNG to ``out``."""
-    from playwright.sync_api import sync_playwright
+    cohort's reference patient) and save a full-page PNG to ``out``.
 
+    ``browser``: a Playwright browser already launched (the tests'); default: launch
+    Debian's chromium for this one picture.
+    """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium(), headless=True,
-                                    args=["--no-sandbox"])
-        try:
-            page = browser.new_page(viewport={"width": WIDTH, "height": HEIGHT})
-            page.set_default_timeout(30_000)
-            page.goto(url)
-            page.wait_for_selector("#calculate")
-            page.wait_for_function("() => window.Shiny && window.Shiny.shinyapp "
-                                   "&& window.Shiny.shinyapp.isConnected()")
-            if calculate:
-                page.click("#calculate")
-                page.wait_for_selector("#probability, #status-banner")
-                page.wait_for_timeout(500)
-            page.screenshot(path=str(out), full_page=True)
-        finally:
-            browser.close()
+    if browser is None:
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as p:
+            launched = p.chromium.launch(executable_path=chromium(), headless=True,
+                                         args=["--no-sandbox"])
+            try:
+                return capture(url, out, browser=launched, calculate=calculate)
+            finally:
+                launched.close()
+    context = browser.new_context(viewport={"width": WIDTH, "height": HEIGHT})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        page.goto(url)
+        page.wait_for_selector("#calculate")
+        page.wait_for_function("() => window.Shiny && window.Shiny.shinyapp "
+                               "&& window.Shiny.shinyapp.isConnected()")
+        if calculate:
+            page.click("#calculate")
+            page.wait_for_selector("#probability, #status-banner")
+            page.wait_for_timeout(500)
+        page.screenshot(path=str(out), full_page=True)
+    finally:
+        context.close()
     return out
 
 

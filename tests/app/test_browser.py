@@ -342,12 +342,11 @@ def test_footer_and_model_card(servers, page):
     assert "<h1>" in card and "logistic (test)" in card
 
 
-def test_screenshot_of_the_calculator_is_a_page_sized_png(servers, tmp_path):
+def test_screenshot_of_the_calculator_is_a_page_sized_png(servers, browser, tmp_path):
     """The tool that refreshes docs/prediction-tool.png (`make screenshot`) works."""
-    chromium_path()  # skip or fail as the other browser tests do
     from screenshot import capture
 
-    out = capture(servers["fit"], tmp_path / "calculator.png")
+    out = capture(servers["fit"], tmp_path / "calculator.png", browser=browser)
     data = out.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
