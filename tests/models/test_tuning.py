@@ -114,3 +114,36 @@ def test_svm_grid_scored_by_cross_fitted_platt_log_loss(full_zoo):
     # the chosen point is refitted as the full Platt-scaled model, as GridSearchCV refits it
     refit = clone(spec.pipeline).set_params(**ours.params).fit(X, y)
     np.testing.assert_allclose(ours.estimator.predict_proba(X), refit.predict_proba(X), rtol=1e-12)
+
+
+def test_patient_stratified_folds_keep_copies_together_and_balance_the_outcome():
+    from sklearn.model_selection import StratifiedKFold
+
+    from analysis.models.tuning import PatientStratifiedKFold
+
+    rng = np.random.default_rng(3)
+    y_patient = (rng.random(60) < 0.4).astype(int)
+    draw = rng.integers(0, 60, size=60)          # a bootstrap sample: copies of patients
+    y, groups = y_patient[draw], draw
+    folds = list(PatientStratifiedKFold(3, random_state=1).split(None, y, groups))
+    assert sorted(np.concatenate([test for _, test in folds]).tolist()) == list(range(60))
+    for train, test in folds:
+        assert set(groups[train]).isdisjoint(groups[test])
+    # the folds are StratifiedKFold over the distinct patients, each copy with its patient
+    patients, first = np.unique(groups, return_index=True)
+    expected = [set(patients[t]) for _, t in
+                StratifiedKFold(3, shuffle=True, random_state=1).split(patients, y[first])]
+    assert [set(groups[test]) for _, test in folds] == expected
+
+
+def test_patient_stratified_folds_fall_back_when_a_group_mixes_outcomes():
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    from analysis.models.tuning import PatientStratifiedKFold
+
+    y = np.array([0, 1, 0, 1, 0, 1, 0, 1, 1, 0])
+    groups = np.array([0, 0, 1, 1, 2, 2, 3, 3, 4, 4])     # every group holds both outcomes
+    ours = [t.tolist() for _, t in PatientStratifiedKFold(2, random_state=0).split(None, y, groups)]
+    peer = [t.tolist() for _, t in
+            StratifiedGroupKFold(2, shuffle=True, random_state=0).split(np.zeros((10, 1)), y, groups)]
+    assert ours == peer

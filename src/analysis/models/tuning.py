@@ -44,7 +44,7 @@ from sklearn.pipeline import Pipeline
 
 from analysis.regression.fits import logistic_mle
 
-__all__ = ["SearchResult", "binary_log_loss", "grid_search", "platt_sigmoid"]
+__all__ = ["PatientStratifiedKFold", "SearchResult", "binary_log_loss", "grid_search", "platt_sigmoid"]
 
 _MODEL_PREFIX = "model__"
 _ESTIMATOR_PREFIX = "estimator__"
@@ -242,3 +242,51 @@ def _platt_score(model, model_params: Mapping, folds) -> float:
         return float(np.mean(_platt_fold_scores(decisions, targets)))
     except (ValueError, ArithmeticError, np.linalg.LinAlgError):
         return float("nan")
+
+
+class PatientStratifiedKFold:
+    """Stratified k-fold over *patients* for a bootstrap sample's rows (``groups``: patient).
+
+    The copies of one patient in a bootstrap sample share the outcome, so stratifying the
+    distinct patients by their outcome and putting every copy in its patient's fold is
+    exactly what :class:`~sklearn.model_selection.StratifiedGroupKFold` aims at (no patient
+    on both sides of a split, outcome balanced across folds), without its search over
+    group orderings, which cost ~15% of a tuned flexible fit at 200 patients and seconds
+    per fit at 100,000.  Groups whose rows disagree on the outcome fall back to
+    ``StratifiedGroupKFold``.
+
+    Examples
+    --------
+    >>> y = np.array([0, 0, 1, 1, 1, 0, 1, 0])
+    >>> groups = np.array([1, 1, 2, 3, 3, 4, 5, 6])
+    >>> folds = list(PatientStratifiedKFold(2, random_state=0).split(None, y, groups))
+    >>> all(set(groups[a]).isdisjoint(groups[b]) for a, b in folds)
+    True
+    """
+
+    def __init__(self, n_splits: int = 5, *, shuffle: bool = True, random_state=None):
+        self.n_splits = n_splits
+        self.shuffle = shuffle
+        self.random_state = random_state
+
+    def get_n_splits(self, X=None, y=None, groups=None) -> int:
+        return self.n_splits
+
+    def split(self, X, y, groups):
+        from sklearn.model_selection import StratifiedGroupKFold
+
+        y = np.asarray(y)
+        groups = np.asarray(groups)
+        patients, first, inverse = np.unique(groups, return_index=True, return_inverse=True)
+        per_patient = y[first]
+        if not np.array_equal(per_patient[inverse], y):  # a group with mixed outcomes
+            rows = np.zeros((len(y), 1)) if X is None else X
+            yield from StratifiedGroupKFold(self.n_splits, shuffle=self.shuffle,
+                                            random_state=self.random_state).split(rows, y, groups)
+            return
+        outer = StratifiedKFold(self.n_splits, shuffle=self.shuffle,
+                                random_state=self.random_state if self.shuffle else None)
+        rows = np.arange(len(y))
+        for _, test_patients in outer.split(np.zeros(len(patients)), per_patient):
+            in_test = np.isin(inverse, test_patients)
+            yield rows[~in_test], rows[in_test]

@@ -43,7 +43,6 @@ from sklearn.dummy import DummyClassifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import (
     RepeatedStratifiedKFold,
-    StratifiedGroupKFold,
     StratifiedKFold,
 )
 from threadpoolctl import threadpool_limits
@@ -54,7 +53,7 @@ from analysis.evaluation.calibration import recalibration_fit
 from analysis.evaluation.scores import score_binary
 from analysis.models.estimators import FixedScoreClassifier
 from analysis.models.recalibration import RecalibratedClassifier
-from analysis.models.tuning import grid_search
+from analysis.models.tuning import PatientStratifiedKFold, grid_search
 from analysis.models.zoo import ModelSpec
 from analysis.validation.distributed import resampling_backend
 from analysis.validators import clip_probabilities
@@ -180,7 +179,7 @@ def _fit_spec(spec: ModelSpec, X: pd.DataFrame, y: np.ndarray, inner_splits: int
     ``inner_score`` is the mean inner-fold ``neg_log_loss`` of the chosen parameters (NaN
     when nothing was tuned); ``n_warn`` counts convergence warnings.  ``groups`` (the
     original patient of each row of a bootstrap sample) keeps the copies of a patient in
-    one inner fold (``StratifiedGroupKFold``), for the grid search and for an estimator
+    one inner fold (:class:`~analysis.models.tuning.PatientStratifiedKFold`), for the grid search and for an estimator
     that tunes itself by CV (its ``fit`` takes ``groups``): otherwise a patient drawn twice
     sits on both sides of an inner split, the inner CV rewards overfitting, and the
     bootstrap's optimism describes a less penalised model than the one that is shipped.
@@ -192,7 +191,7 @@ def _fit_spec(spec: ModelSpec, X: pd.DataFrame, y: np.ndarray, inner_splits: int
         if spec.tuned:
             cv = (StratifiedKFold(n_splits=inner_splits, shuffle=True, random_state=inner_seed)
                   if groups is None else
-                  StratifiedGroupKFold(n_splits=inner_splits, shuffle=True, random_state=inner_seed))
+                  PatientStratifiedKFold(n_splits=inner_splits, shuffle=True, random_state=inner_seed))
             search = grid_search(spec.pipeline, grid, X, y, cv, groups=groups)
             if not np.isfinite(search.score):
                 raise AnalysisError(f"model '{spec.name}': every grid point failed to fit")
