@@ -83,7 +83,7 @@ app: $(KERNEL_STAMP) ## serve the prediction tool of STUDY's saved model (HOST=1
 	$(PY) -m analysis app --study $(STUDY) --host $(or $(HOST),127.0.0.1) --port $(or $(PORT),8000)
 
 screenshot: $(KERNEL_STAMP) ## refresh docs/prediction-tool.png from STUDY's saved model (headless Debian chromium)
-	$(PY) tests/app/screenshot.py --study $(STUDY) --out docs/prediction-tool.png
+	$(PY) -m analysis.app.screenshot --study $(STUDY) --out docs/prediction-tool.png
 
 lint: $(ENV_STAMP) ## ruff, and the layer contract of the package (import-linter)
 	$(VENV)/bin/ruff check src tests benchmarks
@@ -136,12 +136,17 @@ SLOW_NOTEBOOKS := 05-compare-models 06-validate-model
 # the report embeds the executed notebooks in the Quarto manuscript (reports/_quarto.yml,
 # reports/templates/*.qmd); report.docx / report.pdf: `make report FORMAT=docx|pdf`
 REPORT_PREREQS = $(foreach nb,$(SLOW_NOTEBOOKS) $(filter-out $(SLOW_NOTEBOOKS),$(NOTEBOOKS)),reports/%/notebooks/$(nb).ipynb) \
-                 $(REPORT_SRC) $(wildcard reports/_quarto.yml reports/templates/*.qmd docs/prediction-tool.png)
+                 $(REPORT_SRC) $(wildcard reports/_quarto.yml reports/templates/*.qmd)
+# the calculator's picture for the report, when chromium is installed and the model passed the gate
+SCREENSHOT = $(PY) -m analysis.app.screenshot --study $* --out reports/$*/figures/prediction-tool.png --if-possible
 reports/%/report.html: $(REPORT_PREREQS)
+	$(SCREENSHOT)
 	$(PY) -m analysis report --study $*
 reports/%/report.docx: $(REPORT_PREREQS)
+	$(SCREENSHOT)
 	$(PY) -m analysis report --study $* --format docx
 reports/%/report.pdf: $(REPORT_PREREQS)
+	$(SCREENSHOT)
 	$(PY) -m analysis report --study $* --format pdf
 
 clean: ## remove generated data and reports (keeps .venv)

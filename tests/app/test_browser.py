@@ -344,7 +344,7 @@ def test_footer_and_model_card(servers, page):
 
 def test_screenshot_of_the_calculator_is_a_page_sized_png(servers, browser, tmp_path):
     """The tool that refreshes docs/prediction-tool.png (`make screenshot`) works."""
-    from screenshot import capture
+    from analysis.app.screenshot import capture
 
     out = capture(servers["fit"], tmp_path / "calculator.png", browser=browser)
     data = out.read_bytes()

@@ -221,3 +221,31 @@ def test_fields_of_a_saved_model_and_the_parsed_row_scores_like_a_table(saved):
         {"age": [61.0], "bmi": [bmi], "arm": ["b"], "smoker": [0.0]}))[0, 1]
     assert got.loc[0, "probability"] == pytest.approx(by_hand, abs=1e-12)
     assert got.loc[0, "pid"] == FORM_ID
+
+
+def test_the_inputs_of_a_derived_predictor_start_at_their_training_medians(tmp_path):
+    """Height and weight (BMI's inputs) are stored with their training range when the
+    development frame holds them, so the form starts at the cohort's reference patient."""
+    make_study(tmp_path, "form", SPEC)
+    rng = np.random.default_rng(8)
+    n = 80
+    frame = pd.DataFrame({"age": rng.uniform(20, 80, n).round(1),
+                          "weight_kg": rng.uniform(50, 110, n).round(1),
+                          "height_cm": rng.uniform(150, 195, n).round(1),
+                          "arm": rng.choice(["a", "b"], n).astype(object),
+                          "smoker": rng.integers(0, 2, n).astype(float)})
+    frame["bmi"] = frame["weight_kg"] / (frame["height_cm"] / 100) ** 2
+    frame["y"] = (rng.random(n) < 0.5).astype(float)
+    model = Pipeline([("prep", ColumnTransformer([
+        ("num", SimpleImputer(strategy="median"), ["age", "bmi", "smoker"]),
+        ("cat", OneHotEncoder(handle_unknown="ignore"), ["arm"])])),
+        ("clf", LogisticRegression())]).fit(frame[SPEC["predictors"]], frame["y"].astype(int))
+    study = load_study("form", root=tmp_path)
+    save_model(model, study, model_name="logistic", metrics=None, training_frame=frame,
+               status="fit-for-clinical-use")
+    _, meta = load_model(study.paths.model)          # the strict model.json check passes
+    ranges = meta["training"]["ranges"]
+    # stored to 3 significant digits, as every range
+    assert ranges["height_cm"]["median"] == pytest.approx(frame["height_cm"].median(), rel=5e-3)
+    fields = {f.name: f for f in form_fields(meta)}
+    assert fields["weight_kg"].default == pytest.approx(frame["weight_kg"].median(), rel=5e-3)

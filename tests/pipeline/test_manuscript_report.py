@@ -270,8 +270,10 @@ def test_numbered_figures_and_index_follow_the_manuscript(tiny, monkeypatch):
 
 def test_calculator_screenshot_is_a_numbered_figure_when_present(tiny, monkeypatch):
     monkeypatch.setenv("PATH", str(tiny.paths.root / "empty-bin"))
-    (tiny.paths.root / "docs").mkdir()
-    (tiny.paths.root / "docs" / "prediction-tool.png").write_bytes(base64.b64decode(_png_b64()))
+    html = render_report(tiny, echo=lambda _: None, inserts=INSERTS).read_text()
+    assert "The prediction tool" not in html          # no picture of this study's calculator
+    tiny.paths.figures.mkdir(parents=True, exist_ok=True)
+    (tiny.paths.figures / "prediction-tool.png").write_bytes(base64.b64decode(_png_b64()))
     html = render_report(tiny, echo=lambda _: None, inserts=INSERTS).read_text()
     assert "The prediction tool" in html
     index = pd.read_csv(tiny.paths.figures / "index.csv", dtype=str)

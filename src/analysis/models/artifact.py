@@ -508,6 +508,11 @@ def _metadata(pipeline, study: Study, model_name, metrics, frame,
     for name in study.predictors:
         var = study.variables[name]
         ranges[name] = _training_range(frame[name], var)
+    # the raw inputs of derived predictors (height and weight for BMI): the prediction tool's
+    # form asks for them, and starts at their medians too
+    for name in derivations_for(study, study.predictors)["inputs"]:
+        if name not in ranges and name in frame.columns and name in study.variables:
+            ranges[name] = _training_range(frame[name], study.variables[name])
     treatment = None
     if study.treatment:
         column = study.treatment["column"]
@@ -1257,9 +1262,17 @@ def _check_training(meta) -> list[str]:
     if not 0 <= training["events"] <= training["n"] <= training["rows"]:
         problems.append("training: needs 0 <= events <= n <= rows")
     ranges = training["ranges"]
+    inputs = (meta.get("derivations") or {}).get("inputs") or {}
     for name in ranges:
-        if name not in meta["predictors"]:
-            problems.append(f"unknown key 'training.ranges.{_short(name, 60)}' (not a predictor)")
+        if name not in meta["predictors"] and name not in inputs:
+            problems.append(f"unknown key 'training.ranges.{_short(name, 60)}' (not a predictor "
+                            "or an input of a derived predictor)")
+    for name, entry in inputs.items():
+        if name in ranges and name not in meta["predictors"] and isinstance(entry, dict):
+            where = f"training.ranges.{name}"
+            problems += (_categorical_range(ranges[name], where, entry)
+                         if entry.get("type") == "categorical"
+                         else _numeric_range(ranges[name], where, entry))
     for name, entry in meta["predictors"].items():
         where = f"training.ranges.{name}"
         if name not in ranges:

@@ -58,7 +58,8 @@ FORMATS = {"html": ("html", "html"), "docx": ("docx", "docx"), "pdf": ("typst", 
 MANUSCRIPT = "manuscript.qmd"
 TEMPLATE = Path("reports") / "templates" / "manuscript.qmd"
 QUARTO_PROJECT = Path("reports") / "_quarto.yml"
-CALCULATOR_SCREENSHOT = Path("docs") / "prediction-tool.png"
+#: the picture of a study's calculator, in its figures folder (taken by analysis.app.screenshot)
+CALCULATOR_SCREENSHOT = Path("prediction-tool.png")
 _SCRIPT_MIMETYPES = ("application/javascript", "text/javascript",
                      "application/vnd.jupyter.widget-view+json")
 _ANCHOR_LINK = re.compile(r'<a class="anchor-link"[^>]*>.*?</a>', re.DOTALL)
@@ -93,12 +94,13 @@ def manuscript_conditions(study) -> dict[str, bool]:
 
     ``endpoints``: study.yaml declares visit endpoints (single-arm and visit-based studies:
     response and remission over visits come first in the Results); ``calculator``: a
-    screenshot of the prediction tool exists (``docs/prediction-tool.png``).
+    screenshot of this study's prediction tool exists (``figures/prediction-tool.png``,
+    taken before the report by :mod:`analysis.app.screenshot` when chromium is installed and
+    the model passed the ship gate).
     """
-    root = study.paths.root
     return {
         "endpoints": bool(study.endpoints) and study.visits is not None,
-        "calculator": (root / CALCULATOR_SCREENSHOT).is_file(),
+        "calculator": (study.paths.figures / CALCULATOR_SCREENSHOT).is_file(),
     }
 
 
@@ -157,9 +159,6 @@ def write_manuscript(study, inserts: Mapping[str, str] | None = None, *,
     )
     # a reference to an output this study lacks reads "(not shown)" in every route
     text = resolve_crossrefs(text, parse_manuscript(text), keep_known=True)
-    if conditions["calculator"]:
-        screenshot = paths.root / CALCULATOR_SCREENSHOT
-        write_bytes(paths.figures / CALCULATOR_SCREENSHOT.name, screenshot.read_bytes())
     return write_text(paths.reports / MANUSCRIPT, text)
 
 

@@ -1,10 +1,13 @@
 """Screenshot of the web calculator in headless Debian chromium (never a downloaded browser).
 
-Used by the browser test (``test_browser.py``) and by ``make screenshot STUDY=...``, which
-refreshes ``docs/prediction-tool.png`` (the README's and the report's picture) from a study's
-saved model after ``make all``::
+The report stage's picture of a study's calculator (``reports/<study>/figures/
+prediction-tool.png``, taken by ``make`` before the report when chromium is installed and the
+model passed the ship gate), ``make screenshot STUDY=...`` (the README's
+``docs/prediction-tool.png``) and the browser test use it::
 
-    python tests/app/screenshot.py --study ibd-biologics --out docs/prediction-tool.png
+    python -m analysis.app.screenshot --study ibd-biologics --out docs/prediction-tool.png
+
+Playwright (a ``dev`` dependency) drives Debian's ``chromium`` from PATH.
 """
 
 from __future__ import annotations
@@ -25,6 +28,29 @@ def chromium() -> str:
     if path is None:
         raise SystemExit("chromium is not on PATH (apt-get install -y chromium)")
     return path
+
+
+def why_not(study: str, root: Path | None = None) -> str | None:
+    """Why no screenshot can be taken for ``study`` (None: it can)."""
+    import importlib.util
+    import json
+
+    from analysis.study.paths import study_paths
+
+    if shutil.which("chromium") is None and shutil.which("chromium-browser") is None:
+        return "chromium is not on PATH (apt-get install -y chromium)"
+    if importlib.util.find_spec("playwright") is None:
+        return "playwright is not installed (pip install -e '.[dev]')"
+    model_json = study_paths(study, root).model / "model.json"
+    if not model_json.is_file():
+        return f"no saved model ({model_json})"
+    try:
+        status = json.loads(model_json.read_text(encoding="utf-8")).get("status")
+    except (OSError, ValueError):
+        return f"unreadable {model_json}"
+    if status == "not-for-clinical-use":
+        return "the model did not pass the ship gate: no calculator is shown for it"
+    return None
 
 
 def _free_port() -> int:
@@ -100,7 +126,17 @@ def main(argv=None) -> None:
     parser.add_argument("--study", required=True)
     parser.add_argument("--out", type=Path, default=Path("docs/prediction-tool.png"))
     parser.add_argument("--allow-unvalidated", action="store_true")
+    parser.add_argument("--if-possible", action="store_true",
+                        help="say why and exit 0 when no screenshot can be taken (no chromium, "
+                             "no playwright, no model, or a model that failed the ship gate); "
+                             "an older screenshot of the study is then removed")
     args = parser.parse_args(argv)
+    if args.if_possible:
+        reason = why_not(args.study)
+        if reason:
+            Path(args.out).unlink(missing_ok=True)
+            print(f"no calculator screenshot for {args.study}: {reason}")
+            return
     path = screenshot_study(args.study, args.out, allow_unvalidated=args.allow_unvalidated)
     print(f"wrote {path}")
 
