@@ -88,7 +88,11 @@ def capture(url: str, out: Path, *, browser=None, calculate: bool = True) -> Pat
                                "&& window.Shiny.shinyapp.isConnected()")
         if calculate:
             page.click("#calculate")
-            page.wait_for_selector("#probability, #status-banner")
+            # a probability, or the page's reason for showing none
+            page.wait_for_selector("#probability, #status-banner, #form-invalid, #result-error")
+            if page.locator("#form-invalid, #result-error").count():
+                raise RuntimeError("the calculator shows no probability for the form's default "
+                                   "patient: " + page.inner_text("#result").strip()[:300])
             page.wait_for_timeout(500)
         page.screenshot(path=str(out), full_page=True)
     finally:
@@ -133,10 +137,18 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     if args.if_possible:
         reason = why_not(args.study)
-        if reason:
-            Path(args.out).unlink(missing_ok=True)
-            print(f"no calculator screenshot for {args.study}: {reason}")
-            return
+        if reason is None:
+            try:
+                path = screenshot_study(args.study, args.out,
+                                        allow_unvalidated=args.allow_unvalidated)
+            except Exception as exc:  # a picture must never stop the report
+                reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
+            else:
+                print(f"wrote {path}")
+                return
+        Path(args.out).unlink(missing_ok=True)
+        print(f"no calculator screenshot for {args.study}: {reason}")
+        return
     path = screenshot_study(args.study, args.out, allow_unvalidated=args.allow_unvalidated)
     print(f"wrote {path}")
 
