@@ -13,7 +13,6 @@ that might differ:
 * :mod:`~analysis.manuscript.flow` - ``participant_flow``;
 * :mod:`~analysis.manuscript.tripod` - ``tripod_checklist``;
 * :mod:`~analysis.manuscript.references` - the cited methods and software;
-* :mod:`~analysis.manuscript.numbers` - numbers and estimates with CIs in running text.
 
 Import the functions from their modules (``from analysis.manuscript.summary import
 summary_markdown``): Make derives each notebook's prerequisites from its imports

@@ -15,10 +15,9 @@ import re
 import pandas as pd
 
 from analysis.errors import AnalysisError
-from analysis.formatting import escape_text
+from analysis.formatting import escape_text, is_number, percent
 from analysis.manuscript.evidence import data_source, model_result, read_table, see, visit_label
 from analysis.manuscript.flow import participant_flow, summary_counts
-from analysis.manuscript.numbers import is_number, percent
 from analysis.manuscript.references import Citations
 from analysis.manuscript.run_settings import SOFTWARE, Fact, executed_parameters, run_facts
 from analysis.study.paths import StudyPaths

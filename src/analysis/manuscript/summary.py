@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 from analysis.errors import AnalysisError
-from analysis.formatting import escape_text
+from analysis.formatting import escape_text, estimate_with_ci, percent, proportion_with_ci
 from analysis.manuscript.evidence import (
     data_source,
     gate_verdict,
@@ -18,7 +18,6 @@ from analysis.manuscript.evidence import (
     visit_label,
 )
 from analysis.manuscript.flow import participant_flow
-from analysis.manuscript.numbers import estimate_with_ci, percent, proportion_with_ci
 from analysis.manuscript.run_settings import executed_parameters, read_run_settings
 from analysis.study.paths import StudyPaths
 
