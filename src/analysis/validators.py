@@ -208,3 +208,20 @@ def clip_probabilities(prob) -> np.ndarray:
     [1e-06, 0.5, 0.999999]
     """
     return np.clip(np.asarray(prob, dtype=float), PROB_CLIP, 1 - PROB_CLIP)
+
+
+def is_finite_number(value) -> bool:
+    """Whether ``value`` is a finite real number of a numeric type (not text, not a bool).
+
+    The check for values read from study.yaml and model.json, where ``"3"`` or ``true``
+    must not pass as numbers.
+
+    Examples
+    --------
+    >>> is_finite_number(2), is_finite_number(np.float64(0.5)), is_finite_number(float("inf"))
+    (True, True, False)
+    >>> is_finite_number("3"), is_finite_number(True), is_finite_number(None)
+    (False, False, False)
+    """
+    return (isinstance(value, int | float | np.integer | np.floating)
+            and not isinstance(value, bool | np.bool_) and bool(np.isfinite(value)))

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.explain.factors import reference_value
+from analysis.validators import is_finite_number
 
 __all__ = ["FORM_ID", "Field", "form_fields", "parse_inputs", "risk_position"]
 
@@ -201,10 +202,10 @@ def _override(override, key: str):
 
 def _numeric_default(rng: Mapping[str, Any], override) -> float | None:
     value = _override(override, "median")
-    if _finite(value):
+    if is_finite_number(value):
         return float(value)
     value = reference_value({"type": "numeric"}, rng)
-    return float(value) if _finite(value) else None
+    return float(value) if is_finite_number(value) else None
 
 
 def _binary_default(rng: Mapping[str, Any], override) -> str:
@@ -220,10 +221,6 @@ def _level_default(levels: list[str], rng: Mapping[str, Any], override) -> str |
         return str(value)
     value = reference_value({"type": "categorical", "levels": levels}, rng)
     return value if isinstance(value, str) else None
-
-
-def _finite(value) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _num(x: float) -> str:
@@ -345,7 +342,7 @@ def risk_position(probability: float, percentiles) -> str | None:
     >>> risk_position(0.01, pct)
     'Lower than 95% of the predicted risks in the development cohort.'
     """
-    if not percentiles or not _finite(probability):
+    if not percentiles or not is_finite_number(probability):
         return None
     levels = np.arange(5, 100, 5, dtype=float)
     values = np.asarray(percentiles, dtype=float)

@@ -39,6 +39,7 @@ import pandas as pd
 from analysis.errors import AnalysisError
 from analysis.explain.contributions import coded_probability, exact_shapley, sampled_shapley
 from analysis.models.predict import prepare_patients, score_prepared
+from analysis.validators import is_finite_number
 
 __all__ = ["FACTOR_COLUMNS", "MAX_EXACT", "explain_patients", "reference_patient",
            "reference_value", "risk_factors"]
@@ -77,7 +78,7 @@ def reference_value(entry: Mapping[str, Any], rng: Mapping[str, Any] | None):
     kind = entry.get("type")
     if kind == "binary":
         mean = rng.get("mean")
-        return 1.0 if _finite(mean) and float(mean) > 0.5 else 0.0
+        return 1.0 if is_finite_number(mean) and float(mean) > 0.5 else 0.0
     if kind == "categorical":
         levels = [str(v) for v in entry.get("levels") or []]
         common = rng.get("most_common")
@@ -86,9 +87,9 @@ def reference_value(entry: Mapping[str, Any], rng: Mapping[str, Any] | None):
         seen = [str(v) for v in rng.get("levels") or [] if str(v) in levels]
         return seen[0] if seen else (levels[0] if levels else math.nan)
     value = rng.get("median")
-    if not _finite(value):
+    if not is_finite_number(value):
         lo, hi = rng.get("p01"), rng.get("p99")
-        if not (_finite(lo) and _finite(hi)):
+        if not (is_finite_number(lo) and is_finite_number(hi)):
             return math.nan
         value = float(f"{(float(lo) + float(hi)) / 2:.3g}")
     value = float(value)
@@ -266,8 +267,3 @@ def explain_patients(folder_or_study, patients: pd.DataFrame, *,
     factors = risk_factors(prepared.pipeline, X, reference_patient(meta), labels=labels,
                            top=top, seed=seed)
     return scores, factors
-
-
-def _finite(value) -> bool:
-    return (isinstance(value, int | float | np.integer | np.floating)
-            and not isinstance(value, bool) and math.isfinite(float(value)))

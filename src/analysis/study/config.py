@@ -7,7 +7,6 @@ keys add derivations, visits, treatment options and modelling settings.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from analysis.study.settings import (  # the defaults are re-exported for old im
     modelling_problems,
     parse_subgroups,
 )
+from analysis.validators import is_finite_number
 
 EXTERNAL_DATA_ENV = "ANALYSIS_ALLOW_EXTERNAL_DATA"  # "1": data files may lie outside the study folder
 MAX_STUDY_YAML_BYTES = 2_000_000
@@ -147,10 +147,6 @@ def data_path_problem(folder: Path, data: str, key: str = "data") -> str | None:
                 f"'..' and symlinks); move the file under the study folder (or set "
                 f"{EXTERNAL_DATA_ENV}=1 to allow files elsewhere)")
     return None
-
-
-def _finite_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 VARIABLE_TYPES = ("numeric", "integer", "binary", "categorical", "id", "date", "text")
 TOP_LEVEL_KEYS = {
@@ -719,9 +715,9 @@ def _parse_variable(name: str, spec: Any) -> tuple[Variable | None, list[str]]:
                 continue
             if vtype not in ("numeric", "integer"):
                 problems.append(f"{where}: {key!r} only applies to numeric, integer or date variables")
-            elif not _finite_number(value):
+            elif not is_finite_number(value):
                 problems.append(f"{where}: {key!r} must be a finite number (got {shorten_repr(value)})")
-    if _finite_number(lo) and _finite_number(hi) and lo > hi:
+    if is_finite_number(lo) and is_finite_number(hi) and lo > hi:
         problems.append(f"{where}: min ({lo}) is greater than max ({hi})")
     for key in ("label", "unit", "description", "format"):
         if spec.get(key) is not None and not isinstance(spec[key], str):
