@@ -76,6 +76,22 @@ def test_counterfactuals_of_a_main_effect_model_equal_the_hand_computation():
     np.testing.assert_allclose(logit(got["b"]) - logit(got["a"]), coef[0], rtol=1e-8)
 
 
+def test_counterfactuals_in_one_call_equal_one_call_per_option():
+    """All options are scored in one stacked call: the same numbers as one call per option,
+    in the rows' order and index, for the flexible effect model of the benefit notebook."""
+    X, y, _ = simulate(300, 2)
+    X.index = X.index + 100
+    spec = effect_model_spec(CODEBOOK, ["age", "marker", "drug"], TREATMENT, smoke=True)
+    model = spec.pipeline.fit(X, y)
+    got = counterfactual_probabilities(model, X, "drug", ["a", "b"])
+    assert got.columns.tolist() == ["a", "b"] and got.index.equals(X.index)
+    for option in ("a", "b"):
+        one = model.predict_proba(X.assign(drug=option))[:, 1]
+        np.testing.assert_allclose(got[option].to_numpy(), one, rtol=0, atol=1e-15)
+    single = counterfactual_probabilities(model, X.iloc[:1], "drug", ["b"])
+    assert single.shape == (1, 1)
+
+
 def test_t_learner_is_one_model_per_option():
     X, y, _ = simulate(300, 1)
     t = TLearner(LogisticRegression(), column="drug", options=["a", "b"]).fit(X, y)

@@ -90,6 +90,21 @@ def test_importance_table_is_tidy_and_matches_sklearn(cohort):
     assert (t["ci_lower"] <= t["importance"]).all() and (t["importance"] <= t["ci_upper"]).all()
 
 
+@pytest.mark.parametrize("scoring", [("roc_auc", "neg_brier_score"),
+                                     ("accuracy", "neg_log_loss", "roc_auc")])
+def test_importance_repeats_are_sklearns_to_the_last_bit(cohort, scoring):
+    """The shuffled copies of a column are predicted in one call, each scored by sklearn's
+    scorers with the response method they choose (decision values for the AUC of a
+    logistic pipeline, classes for accuracy): sklearn's numbers exactly."""
+    X, y, model = cohort
+    t = permutation_importance_table(model, X, y, scoring=list(scoring), n_repeats=4, seed=5)
+    ref = permutation_importance(model, X, y, scoring=list(scoring), n_repeats=4, random_state=5)
+    for metric in scoring:
+        part = t[t["metric"] == metric].set_index("variable")
+        mean = pd.Series(ref[metric].importances.mean(axis=1), index=X.columns)
+        np.testing.assert_array_equal(part["importance"].to_numpy(), mean[part.index].to_numpy())
+
+
 def test_unused_column_has_zero_importance(cohort):
     X, y, model = cohort
     t = permutation_importance_table(model, X, y, n_repeats=3)
@@ -131,8 +146,7 @@ def test_importance_arguments_are_checked(cohort):
 # --------------------------------------------------------------------------- Shapley values
 
 
-@pytest.mark.parametrize("method", ["exact", "permutation",
-                                    pytest.param("shap", marks=needs_shap)])
+@pytest.mark.parametrize("method", ["exact", "permutation", "shap"])
 def test_additive_model_has_the_closed_form(method):
     rng = np.random.default_rng(0)
     X = pd.DataFrame({"a": rng.uniform(0, 4, 40), "b": rng.choice(["no", "yes"], 40).astype(object),
@@ -169,7 +183,7 @@ def test_auto_is_exact_for_few_predictors_and_sampling_beyond(p):
     X = pd.DataFrame(rng.uniform(0, 1, (12, p)), columns=[f"x{j}" for j in range(p)])
     model = Linear(np.linspace(0.01, 0.05, p))
     out = patient_contributions(model, X, X.iloc[[0]], background=X.iloc[2:8])
-    expected_method = "exact" if p <= 10 else ("shap" if HAS_SHAP else "permutation")
+    expected_method = "exact" if p <= 10 else "shap"
     assert out.attrs["method"] == expected_method
     expected = model.weights * (X.iloc[0].to_numpy() - X.iloc[2:8].mean().to_numpy())
     np.testing.assert_allclose(out["contribution"], expected, atol=1e-12)
@@ -304,3 +318,43 @@ def test_plot_patient_contributions_is_a_waterfall_ending_at_the_prediction(coho
     two = patient_contributions(model, X, X.iloc[[1, 2]], method="exact", background_size=5)
     with pytest.raises(AnalysisError, match="df_for_one_patient: must hold one patient"):
         plot_patient_contributions(two)
+
+
+class Curved:
+    """A non-additive model on a float, a categorical and a column with missing values."""
+
+    classes_ = np.array([0, 1])
+
+    def predict_proba(self, d: pd.DataFrame) -> np.ndarray:
+        a = d["a"].to_numpy(dtype=float)
+        c = np.nan_to_num(d["c"].to_numpy(dtype=float), nan=0.5)
+        eta = -1 + 0.8 * a - 0.5 * a * c + np.where(d["g"] == "y", 1.0, 0.0) * c
+        p = 1 / (1 + np.exp(-eta))
+        return np.column_stack([1 - p, p])
+
+
+@needs_shap
+def test_shap_method_reproduces_shap_permutation_explainer_to_the_last_bit():
+    import shap
+
+    from analysis.explain.contributions import coded_probability
+
+    rng = np.random.default_rng(3)
+    n = 60
+    X = pd.DataFrame({"a": rng.normal(size=n), "g": rng.choice(["x", "y", "z"], n).astype(object),
+                      "c": np.where(rng.random(n) < 0.2, np.nan, rng.uniform(size=n)),
+                      "d": np.round(rng.uniform(size=n), 1)})
+    for i in range(4, 8):
+        X[f"e{i}"] = rng.normal(size=n)
+    patients = X.iloc[[1, 7, 30]]
+    background = X.iloc[10:40]
+    out = patient_contributions(Curved(), X, patients, background=background, seed=11,
+                                method="shap", max_evals=60)
+    f, encode = coded_probability(Curved(), list(X.columns), [X, background, patients])
+    masker = shap.maskers.Independent(encode(background), max_samples=len(background))
+    ex = shap.Explainer(f, masker, algorithm="permutation", seed=11)(encode(patients),
+                                                                      max_evals=60, silent=True)
+    assert np.array_equal(out["contribution"].to_numpy(), np.asarray(ex.values).reshape(-1))
+    assert np.array_equal(out["base_value"].to_numpy(),
+                          np.repeat(np.asarray(ex.base_values, dtype=float).reshape(-1), X.shape[1]))
+

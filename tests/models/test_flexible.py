@@ -189,6 +189,26 @@ def test_penalty_is_tuned_by_inner_cv_and_reported():
     np.testing.assert_array_equal(again.coef_, model.coef_)  # reproducible
 
 
+@pytest.mark.parametrize("grouped", [False, True])
+def test_side_by_side_inner_paths_match_one_path_at_a_time(monkeypatch, grouped):
+    """The stacked Newton fits of the inner CV (all folds and ratios at once) reproduce the
+    one-path-at-a-time fits: same losses to rounding, same choice, the same final model."""
+    import analysis.models.flexible as flexible
+
+    X = flexible.FlexibleBasis(VARIABLES).fit_transform(_frame(240, seed=5))
+    assert complex_terms(list(X.columns)).any()  # several ratios are tuned
+    rng = np.random.default_rng(8)
+    y = (rng.random(240) < expit(0.8 * X.iloc[:, 0] - 0.5 * X.iloc[:, 1] ** 2)).astype(int)
+    groups = rng.integers(0, 120, 240) if grouped else None
+    stacked = RidgeLogisticCV(random_state=2).fit(X, y, groups=groups)
+    monkeypatch.setattr(flexible, "BATCH_ELEMENTS", 0)  # forces one path at a time
+    single = RidgeLogisticCV(random_state=2).fit(X, y, groups=groups)
+    np.testing.assert_allclose(stacked.cv_log_loss_, single.cv_log_loss_, rtol=1e-10)
+    assert stacked.best_params_ == single.best_params_
+    np.testing.assert_array_equal(stacked.coef_, single.coef_)
+    np.testing.assert_array_equal(stacked.intercept_, single.intercept_)
+
+
 # ---------------------------------------------------------------------------
 # In the zoo, and against the truth
 # ---------------------------------------------------------------------------

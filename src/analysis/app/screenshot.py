@@ -93,7 +93,12 @@ def capture(url: str, out: Path, *, browser=None, calculate: bool = True) -> Pat
             if page.locator("#form-invalid, #result-error").count():
                 raise RuntimeError("the calculator shows no probability for the form's default "
                                    "patient: " + page.inner_text("#result").strip()[:300])
-            page.wait_for_timeout(500)
+        # settled instead of a fixed pause: no output still greyed as recalculating, the
+        # fonts loaded, and two frames painted
+        page.wait_for_function("() => !document.querySelector('.recalculating') "
+                               "&& document.fonts.status === 'loaded'")
+        page.evaluate("() => new Promise(done => requestAnimationFrame("
+                      "() => requestAnimationFrame(done)))")
         page.screenshot(path=str(out), full_page=True)
     finally:
         context.close()
@@ -102,12 +107,43 @@ def capture(url: str, out: Path, *, browser=None, calculate: bool = True) -> Pat
 
 def screenshot_study(study: str, out: Path, root: Path | None = None,
                      allow_unvalidated: bool = False) -> Path:
-    """Serve ``study``'s calculator on a free local port and capture it."""
-    import uvicorn
+    """Serve ``study``'s calculator on a free local port and capture it.
+
+    Chromium starts while the calculator loads its model and refits (seconds of CPU, in
+    a thread of this process): the browser's start-up runs in its own processes meanwhile.
+    """
+    from playwright.sync_api import sync_playwright
 
     from analysis.app.calculator import create_app
 
-    app = create_app(study, root=root, allow_unvalidated=allow_unvalidated)
+    built: dict = {}
+
+    def build() -> None:
+        try:
+            built["app"] = create_app(study, root=root, allow_unvalidated=allow_unvalidated)
+        except BaseException as exc:  # re-raised in the calling thread
+            built["error"] = exc
+
+    loader = threading.Thread(target=build, daemon=True)
+    loader.start()
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium(), headless=True,
+                                        args=["--no-sandbox"])
+            try:
+                loader.join()
+                if "error" in built:
+                    raise built["error"]
+                return _serve_and_capture(built["app"], out, browser)
+            finally:
+                browser.close()
+    finally:
+        loader.join()
+
+
+def _serve_and_capture(app, out: Path, browser) -> Path:
+    import uvicorn
+
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, access_log=False,
                                            log_level="warning"))
@@ -119,7 +155,7 @@ def screenshot_study(study: str, out: Path, root: Path | None = None,
             raise SystemExit("the calculator did not start")
         time.sleep(0.05)
     try:
-        return capture(f"http://127.0.0.1:{port}/", out)
+        return capture(f"http://127.0.0.1:{port}/", out, browser=browser)
     finally:
         server.should_exit = True
         thread.join(timeout=10)

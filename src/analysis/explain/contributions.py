@@ -12,10 +12,10 @@ it becomes.
   background rows with the columns in ``S`` set to the patient's values. Contributions
   add up to ``prediction - base_value`` where ``base_value`` is the mean prediction over
   the background. Computed exactly by enumerating coalitions up to 10 predictors, and
-  beyond that with :mod:`shap`'s permutation explainer when it is installed, else by a
-  built-in seeded antithetic permutation estimator. (SHAP would only approximate the
-  exact values for few predictors, and its numba functions take seconds to compile in
-  every new process.)
+  beyond that by :mod:`shap`'s permutation explainer - its algorithm replicated in NumPy
+  (the same values to the last bit; SHAP's numba functions took seconds to compile in
+  every new process for one explanation) - or a built-in seeded antithetic permutation
+  estimator. (SHAP would only approximate the exact values for few predictors.)
 
 Large cohorts: permutation importance predicts every patient ``n_repeats`` times per
 column (20 x 20 x 100,000 predictions for a 100,000-patient study), so above
@@ -27,13 +27,13 @@ column (20 x 20 x 100,000 predictions for a 100,000-patient study), so above
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import warnings
 from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.metaestimators import available_if
 
 from analysis.errors import AnalysisError
 from analysis.validators import check_outcome, require_frame_columns
@@ -139,11 +139,17 @@ def permutation_importance_table(pipeline, X: pd.DataFrame, y, *,
         note = (f"Each of the {int(n_repeats)} shuffles per predictor is scored on a random "
                 f"subsample of {IMPORTANCE_SAMPLE_SIZE:,} of the {len(X):,} patients to bound the "
                 "cost (analysis.explain.contributions.IMPORTANCE_SAMPLE_SIZE).")
-    result = permutation_importance(pipeline, X, y, scoring=metrics, n_repeats=int(n_repeats),
-                                    random_state=seed, n_jobs=n_jobs, **sample)
+    if sample or n_jobs not in (None, 1) or not hasattr(pipeline, "predict_proba"):
+        result = permutation_importance(pipeline, X, y, scoring=metrics,
+                                        n_repeats=int(n_repeats), random_state=seed,
+                                        n_jobs=n_jobs, **sample)
+        importances = {metric: result[metric].importances for metric in metrics}
+    else:
+        importances = _stacked_permutation_importances(pipeline, X, y, metrics,
+                                                       int(n_repeats), seed)
     frames = []
     for metric in metrics:
-        reps = np.asarray(result[metric].importances, dtype=float)
+        reps = np.asarray(importances[metric], dtype=float)
         mean = reps.mean(axis=1)
         half = 1.96 * reps.std(axis=1, ddof=1) / math.sqrt(reps.shape[1])
         table = pd.DataFrame({"variable": [str(c) for c in X.columns], "metric": metric,
@@ -152,6 +158,79 @@ def permutation_importance_table(pipeline, X: pd.DataFrame, y, *,
     out = pd.concat(frames, ignore_index=True)
     if note is not None:
         out["note"] = note
+    return out
+
+
+_RESPONSES = ("predict_proba", "decision_function", "predict")
+
+
+def _replayed(method: str):
+    def replay(self, X):
+        return self.responses[method]
+
+    replay.__name__ = replay.__qualname__ = method  # scorers look methods up by name
+    return available_if(lambda self: method in self.responses)(replay)
+
+
+class _Replay(ClassifierMixin, BaseEstimator):
+    """Hands a scorer the responses computed beforehand (each method ignores X); it has a
+    ``decision_function`` or ``predict`` only when the replayed model has one, so a scorer
+    picks the same response method as for the model."""
+
+    def __init__(self, responses=None, classes=None):
+        self.responses = responses
+        self.classes = classes
+
+    def fit(self, X=None, y=None):
+        self.classes_ = np.asarray(self.classes)
+        return self
+
+    predict_proba = _replayed("predict_proba")
+    decision_function = _replayed("decision_function")
+    predict = _replayed("predict")
+
+
+def _stacked_permutation_importances(pipeline, X: pd.DataFrame, y, metrics, n_repeats: int,
+                                     seed: int) -> dict[str, np.ndarray]:
+    """:func:`sklearn.inspection.permutation_importance` (``n_jobs=1``, every row) with the
+    ``n_repeats`` shuffled copies of a column predicted in one call.
+
+    The shuffles are scikit-learn's: one seed drawn from ``RandomState(seed)``, then for
+    each column a ``RandomState`` of that seed shuffling a row index cumulatively, the
+    column of the previous copy reordered by it.  Each copy is scored by scikit-learn's
+    scorers on its share of the stacked probabilities, so only the number of pipeline
+    calls changes (one per column and response method - probabilities, decision values,
+    classes, whichever the model has - instead of one per column, repeat and method).
+    """
+    from sklearn.metrics import check_scoring
+    from sklearn.utils import check_random_state
+
+    scorer = check_scoring(pipeline, scoring=list(metrics))
+    baseline = scorer(pipeline, X, y)
+    random_seed = check_random_state(seed).randint(np.iinfo(np.int32).max + 1)
+    classes = pipeline.classes_
+    n = len(X)
+    out = {metric: np.empty((X.shape[1], n_repeats)) for metric in metrics}
+    for col_idx in range(X.shape[1]):
+        rng = check_random_state(random_seed)
+        permuted = X.copy()
+        shuffling_idx = np.arange(n)
+        copies = []
+        for _ in range(n_repeats):
+            rng.shuffle(shuffling_idx)
+            col = permuted.iloc[shuffling_idx, col_idx]
+            col.index = permuted.index
+            permuted[permuted.columns[col_idx]] = col
+            copies.append(permuted.copy())
+        stacked = pd.concat(copies, ignore_index=True)
+        responses = {m: np.asarray(getattr(pipeline, m)(stacked)) for m in _RESPONSES
+                     if hasattr(pipeline, m)}
+        for r in range(n_repeats):
+            replay = _Replay({m: v[r * n:(r + 1) * n] for m, v in responses.items()},
+                             classes).fit()
+            scores = scorer(replay, copies[r], y)
+            for metric in metrics:
+                out[metric][col_idx, r] = baseline[metric] - scores[metric]
     return out
 
 
@@ -321,31 +400,75 @@ def sampled_shapley(f, x: np.ndarray, bg: np.ndarray, n_pairs: int,
     return phi / len(orders), float(values[0]), values[full]
 
 
-def _import_shap():
-    with warnings.catch_warnings():  # shap's colour maps use deprecated matplotlib calls
-        warnings.simplefilter("ignore", PendingDeprecationWarning)
-        warnings.simplefilter("ignore", DeprecationWarning)
-        import shap
-    return shap
+def _sequential_mean(values: np.ndarray) -> float:
+    """The mean summed left to right (numba's ``np.mean``, which SHAP's averaging uses)."""
+    return float(np.cumsum(values)[-1] / values.size)
 
 
-def _shap_values(f, patients: np.ndarray, bg: np.ndarray, max_evals: int, seed: int):
-    shap = _import_shap()
+def _shap_permutation_values(f, patients: np.ndarray, bg: np.ndarray, max_evals: int,
+                             seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """SHAP's permutation explainer with an independent masker, in NumPy.
 
-    masker = shap.maskers.Independent(bg, max_samples=len(bg))
-    explainer = shap.Explainer(f, masker, algorithm="permutation", seed=seed)
-    ex = explainer(patients, max_evals=max_evals, silent=True)
-    return np.asarray(ex.values, dtype=float), np.asarray(ex.base_values, dtype=float).reshape(-1)
-
-
-def _shap_available() -> bool:
-    if importlib.util.find_spec("shap") is None:
-        return False
-    try:
-        _import_shap()
-    except Exception:  # a broken numba/llvmlite install must not break explanations
-        return False
-    return True
+    What ``shap.Explainer(f, shap.maskers.Independent(bg, max_samples=len(bg)),
+    algorithm="permutation", seed=seed)(patients, max_evals=max_evals)`` computes (shap
+    0.4x-0.5x, identity link), step by step: the predictors whose value differs from some
+    background row (``np.isclose``) are the varying ones; each of ``max_evals // (2L + 1)``
+    permutations of the ``L`` varying predictors (shuffled by a ``RandomState(seed)``,
+    as SHAP's seeded global generator, continuing over the patients) switches them to the
+    patient's values one by one and back in the same order; after each switch only the
+    background rows whose value of that predictor changes are predicted again, all
+    switches of a permutation in one call of ``f``; each coalition's value is the mean
+    prediction over the background (summed left to right); a predictor's contribution is
+    the mean of its forward and backward differences.  The same values as SHAP, to the
+    last bit in the tests, without importing SHAP and compiling its numba functions
+    (seconds in every new process, for one explanation).
+    """
+    rng = np.random.RandomState(seed)
+    n_bg, p = bg.shape
+    values = np.zeros((len(patients), p))
+    bases = np.zeros(len(patients))
+    for r, x in enumerate(patients):
+        variants = ~np.isclose(x, bg)
+        inds = np.where(np.any(variants, axis=0))[0]
+        if inds.size == 0:
+            bases[r] = _sequential_mean(np.asarray(f(bg.copy()), dtype=float))
+            continue
+        n_perm = int(max_evals) // (2 * inds.size + 1)
+        if n_perm == 0:
+            raise AnalysisError(f"max_evals={max_evals} is too low for the permutation "
+                                f"explainer: it must be at least {2 * inds.size + 1}")
+        row_values = np.zeros(p)
+        for _ in range(n_perm):
+            rng.shuffle(inds)
+            order = np.concatenate([inds, inds])
+            masked = bg.astype(float, copy=True)
+            on = np.zeros(p, dtype=bool)
+            blocks, changed = [masked.copy()], [np.ones(n_bg, dtype=bool)]
+            for j in order:
+                masked[:, j] = bg[:, j] if on[j] else x[j]
+                on[j] = not on[j]
+                blocks.append(masked[variants[:, j]])
+                changed.append(variants[:, j])
+            outputs = np.asarray(f(np.concatenate(blocks)), dtype=float)
+            current = np.zeros(n_bg)
+            averaged = np.zeros(len(blocks))
+            start = 0
+            for i, rows in enumerate(changed):
+                count = int(rows.sum())
+                if count:
+                    current[rows] = outputs[start:start + count]
+                    averaged[i] = _sequential_mean(current)
+                else:
+                    averaged[i] = averaged[i - 1]
+                start += count
+            half = inds.size
+            for k, j in enumerate(inds):  # forward: switched on
+                row_values[j] += averaged[k + 1] - averaged[k]
+            for k, j in enumerate(inds):  # backward: switched off
+                row_values[j] += averaged[half + k] - averaged[half + k + 1]
+        values[r] = row_values / (2 * n_perm)
+        bases[r] = averaged[0]
+    return values, bases
 
 
 def patient_contributions(pipeline, X: pd.DataFrame, patients: pd.DataFrame, *,
@@ -378,11 +501,12 @@ def patient_contributions(pipeline, X: pd.DataFrame, patients: pd.DataFrame, *,
         permutation methods; default ``10 * (2p + 1)`` for ``p`` predictors, i.e. 10
         forward/backward permutation pairs. Ignored by ``"exact"``.
     method : {"auto", "shap", "exact", "permutation"}
-        ``"shap"``: :class:`shap.explainers.PermutationExplainer` with an
-        :class:`shap.maskers.Independent` masker; ``"exact"``: enumeration of all
-        coalitions (at most 10 predictors); ``"permutation"``: the built-in seeded
-        antithetic permutation estimator. ``"auto"``: exact up to 10 predictors, else
-        SHAP when it is installed, else the built-in permutation estimator.
+        ``"shap"``: the values of :class:`shap.explainers.PermutationExplainer` with an
+        :class:`shap.maskers.Independent` masker, computed by a NumPy replica of its
+        algorithm (:func:`_shap_permutation_values`; SHAP need not be installed);
+        ``"exact"``: enumeration of all coalitions (at most 10 predictors);
+        ``"permutation"``: the built-in seeded antithetic permutation estimator.
+        ``"auto"``: exact up to 10 predictors, else ``"shap"``.
     background_size : int, default 100
         Rows sampled from ``X`` when ``background`` is None.
 
@@ -434,7 +558,7 @@ def patient_contributions(pipeline, X: pd.DataFrame, patients: pd.DataFrame, *,
         raise AnalysisError(
             f"max_evals: must be an integer >= 2p + 1 = {2 * p + 1}, got {max_evals!r}")
     if method == "auto":
-        method = "exact" if p <= MAX_EXACT else ("shap" if _shap_available() else "permutation")
+        method = "exact" if p <= MAX_EXACT else "shap"
     if method == "exact" and p > MAX_EXACT:
         raise AnalysisError(
             f"method: 'exact' enumerates 2**p coalitions and allows at most {MAX_EXACT} "
@@ -445,8 +569,8 @@ def patient_contributions(pipeline, X: pd.DataFrame, patients: pd.DataFrame, *,
     f = _positive_class_fn(pipeline, codec)
     bg, pts = codec.encode(background[columns]), codec.encode(patients)
     predictions = f(pts)
-    if method == "shap":
-        phi, base = _shap_values(f, pts, bg, int(max_evals), seed)
+    if method == "shap":  # SHAP's algorithm without importing SHAP (numba compilation)
+        phi, base = _shap_permutation_values(f, pts, bg, int(max_evals), seed)
     else:
         rng = np.random.default_rng(seed)
         n_pairs = max(1, int(max_evals) // (2 * p + 1))

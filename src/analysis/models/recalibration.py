@@ -28,6 +28,7 @@ from analysis.validators import clip_probabilities
 __all__ = [
     "RecalibratedClassifier",
     "recalibrate",
+    "recalibrate_probability",
 ]
 
 
@@ -90,9 +91,7 @@ class RecalibratedClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self, "classes_")
         p = np.asarray(self.estimator.predict_proba(X))[:, 1]
-        # |eta| <= 700 keeps q strictly inside (0, 1)
-        eta = np.clip(self.intercept + self.slope * logit(clip_probabilities(p)), -700, 700)
-        q = expit(eta)
+        q = recalibrate_probability(p, self.intercept, self.slope)
         return np.column_stack([1.0 - q, q])
 
     def predict(self, X) -> np.ndarray:
@@ -106,6 +105,21 @@ class RecalibratedClassifier(ClassifierMixin, BaseEstimator):
         [1]
         """
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
+
+
+def recalibrate_probability(p, intercept: float, slope: float) -> np.ndarray:
+    """``expit(a + b * logit(p))`` of probabilities ``p`` (clipped first), as
+    :meth:`RecalibratedClassifier.predict_proba` computes it.
+
+    Examples
+    --------
+    >>> recalibrate_probability([0.5], 1.0, 0.5).round(4).tolist()
+    [0.7311]
+    """
+    p = np.asarray(p, dtype=float)
+    # |eta| <= 700 keeps q strictly inside (0, 1)
+    eta = np.clip(intercept + slope * logit(clip_probabilities(p)), -700, 700)
+    return expit(eta)
 
 
 def recalibrate(estimator, oof_probability, y) -> RecalibratedClassifier:

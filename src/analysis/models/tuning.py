@@ -202,9 +202,10 @@ def grid_search(
     preprocess, model = pipeline.steps[0][1], pipeline.steps[1][1]
     folds = []
     for train, valid in cv.split(X, y, groups):
-        fitted = clone(preprocess).fit(X.iloc[train], y[train])
-        folds.append((fitted.transform(X.iloc[train]), y[train],
-                      fitted.transform(X.iloc[valid]), y[valid]))
+        # fit_transform: ColumnTransformer.fit computes the training transform anyway
+        fitted = clone(preprocess)
+        Z_train = fitted.fit_transform(X.iloc[train], y[train])
+        folds.append((Z_train, y[train], fitted.transform(X.iloc[valid]), y[valid]))
     candidates = list(ParameterGrid(grid))
     scores = np.full(len(candidates), np.nan)
     for i, params in enumerate(candidates):

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import sys
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 from scipy.special import expit, logit
+from sklearn import config_context
 from sklearn.base import clone
 from sklearn.dummy import DummyClassifier
 from sklearn.exceptions import ConvergenceWarning
@@ -45,14 +47,14 @@ from sklearn.model_selection import (
     RepeatedStratifiedKFold,
     StratifiedKFold,
 )
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 from tqdm.auto import tqdm
 
 from analysis.errors import AnalysisError
 from analysis.evaluation.calibration import recalibration_fit
 from analysis.evaluation.scores import score_binary
 from analysis.models.estimators import FixedScoreClassifier
-from analysis.models.recalibration import RecalibratedClassifier
+from analysis.models.recalibration import RecalibratedClassifier, recalibrate_probability
 from analysis.models.tuning import PatientStratifiedKFold, grid_search
 from analysis.models.zoo import ModelSpec
 from analysis.validation.distributed import resampling_backend
@@ -172,6 +174,23 @@ def _json(params: Mapping) -> str:
     return json.dumps(dict(params), sort_keys=True, default=default)
 
 
+_CONTROLLER: tuple[int, ThreadpoolController] | None = None
+
+
+def _one_thread():
+    """``threadpool_limits(limits=1)`` without its scan of the loaded libraries on every call.
+
+    Building a :class:`~threadpoolctl.ThreadpoolController` walks the process's shared
+    libraries (about 4 ms, twice per bootstrap replicate); it is kept while no module has
+    been imported since (a new extension module may bring a new BLAS or OpenMP runtime).
+    """
+    global _CONTROLLER
+    if _CONTROLLER is None or _CONTROLLER[0] != len(sys.modules):
+        controller = ThreadpoolController()
+        _CONTROLLER = (len(sys.modules), controller)
+    return _CONTROLLER[1].limit(limits=1)
+
+
 def _fit_spec(spec: ModelSpec, X: pd.DataFrame, y: np.ndarray, inner_splits: int, inner_seed: int,
               groups: np.ndarray | None = None):
     """Fit (tuning if the spec has a grid); return ``(pipeline, best_params, inner_score, n_warn)``.
@@ -184,7 +203,7 @@ def _fit_spec(spec: ModelSpec, X: pd.DataFrame, y: np.ndarray, inner_splits: int
     sits on both sides of an inner split, the inner CV rewards overfitting, and the
     bootstrap's optimism describes a less penalised model than the one that is shipped.
     """
-    with warnings.catch_warnings(record=True) as caught, threadpool_limits(limits=1):
+    with warnings.catch_warnings(record=True) as caught, _one_thread():
         warnings.simplefilter("always", ConvergenceWarning)
         warnings.filterwarnings("ignore", message="Found unknown categories")
         grid = {k: list(v) for k, v in (spec.param_grid or {}).items()}
@@ -226,7 +245,7 @@ def _fit_takes_groups(pipeline) -> bool:
 
 
 def _predict(pipeline, X: pd.DataFrame) -> np.ndarray:
-    with warnings.catch_warnings(), threadpool_limits(limits=1):
+    with warnings.catch_warnings(), _one_thread():
         warnings.filterwarnings("ignore", message="Found unknown categories")
         proba = pipeline.predict_proba(X)
     classes = list(pipeline.classes_)
@@ -655,23 +674,31 @@ def _boot_values(spec, X, y, idx, inner_splits, inner_seed, metrics, recalibrate
     oob = np.ones(y.size, dtype=bool)
     oob[idx] = False
     try:
-        # the copies of a patient stay together in the inner folds of the refit's tuning
-        fitted, _, _, _ = _fit_spec(spec, X.iloc[idx], yb, inner_splits, inner_seed, groups=idx)
+        # the copies of a patient stay together in the inner folds of the refit's tuning;
+        # the pipeline's parameters and grid points were checked by the apparent fit, so
+        # scikit-learn need not check them again in every replicate
+        with config_context(skip_parameter_validation=True):
+            fitted, _, _, _ = _fit_spec(spec, X.iloc[idx], yb, inner_splits, inner_seed,
+                                        groups=idx)
         if kept is not None:
             kept.append(fitted)
         coef = (np.nan, np.nan, np.nan, np.nan)
         p_held = None
+        # one prediction of the original patients: the bootstrap sample's rows are copies of
+        # them and the fitted pipeline scores every row on its own, so its predictions on
+        # the sample are these, indexed by ``idx``
+        p_orig = _predict(fitted, X)
         if recalibrate:
             if not (0 < y[oob].sum() < oob.sum()):
                 return None, "out-of-bag patients lack events or non-events to recalibrate"
-            p_raw = clip_probabilities(_predict(fitted, X))
+            p_raw = clip_probabilities(p_orig)
             on_oob = recalibration_fit(y[oob], p_raw[oob])
             on_all = recalibration_fit(y, p_raw)
             coef = (on_oob["intercept"], on_oob["slope"], on_all["intercept"], on_all["slope"])
             p_held = _cross_fitted_recalibration(y, p_raw, oob, inner_seed)
-            fitted = _recalibrated(fitted, on_oob["intercept"], on_oob["slope"])
-        p_boot = _predict(fitted, X.iloc[idx])
-        p_orig = _predict(fitted, X)
+            # what RecalibratedClassifier(fitted, a_b, b_b).predict_proba gives
+            p_orig = recalibrate_probability(p_orig, on_oob["intercept"], on_oob["slope"])
+        p_boot = p_orig[idx]
     except Exception as exc:  # noqa: BLE001 - any failed refit counts as a failed replicate
         return None, f"{type(exc).__name__}: {exc}"
     # out-of-bag predictions; with recalibration, each out-of-bag patient's prediction is
