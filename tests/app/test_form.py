@@ -74,6 +74,19 @@ def test_derived_predictors_are_replaced_by_their_inputs_once_in_order():
     assert "bmi" not in got and "bsa" not in got and "hm" not in got
 
 
+def test_an_input_that_is_also_a_predictor_is_asked_once_and_says_what_it_derives():
+    # the phenotype as a candidate predictor makes weight_kg a model input of its own, listed
+    # after bmi, which is derived from it
+    meta = {**META, "predictors": {**META["predictors"],
+                                   "weight_kg": META["derivations"]["inputs"]["weight_kg"]}}
+    fields = form_fields(meta)
+    names = [f.name for f in fields]
+    assert names.count("weight_kg") == 1 and names.count("height_cm") == 1
+    got = by_name(fields)
+    assert got["weight_kg"].derives == ("bmi", "bsa") and got["weight_kg"].required
+    assert got["height_cm"].derives == ("bmi", "bsa")
+
+
 def test_labels_units_ranges_and_input_kinds_come_from_the_codebook():
     got = by_name(form_fields(META))
     age = got["age"]

@@ -398,6 +398,26 @@ def test_status_is_stored_checked_and_stated_at_the_top_of_the_card(project, tmp
     assert "- The corrected calibration slope is 0.31." in card[:8]
 
 
+def test_the_gates_cautions_are_stored_and_stated_in_the_card(project, tmp_path):
+    _, study, pipeline, frame = project
+    assert "status_cautions" not in json.loads((study.paths.model / "model.json").read_text())
+    caution = "The cohort (200 patients, 60 events) is smaller than Riley's minimum."
+    folder = save_model(pipeline, study, model_name="m", metrics=None, training_frame=frame,
+                        folder=tmp_path / "cautioned", status="fit-for-clinical-use",
+                        status_cautions=[caution])
+    _, meta = load_model(folder)
+    assert meta["status"] == "fit-for-clinical-use" and meta["status_cautions"] == [caution]
+    card = (folder / "MODEL_CARD.md").read_text()
+    assert f"**Caution:** {caution}" in card
+    assert card.index("**Status: fit-for-clinical-use.**") < card.index("**Caution:**")
+    with pytest.raises(ModelArtifactError, match="status_cautions: must be a sequence"):
+        save_model(pipeline, study, model_name="m", metrics=None, training_frame=frame,
+                   folder=tmp_path / "bad", status="fit-for-clinical-use", status_cautions=caution)
+    meta["status_cautions"] = [""]
+    with pytest.raises(ModelArtifactError, match="status_cautions: must be a list of non-empty"):
+        load_model(forge_bundle(folder, tmp_path / "forged", meta=meta))
+
+
 @pytest.mark.parametrize("status, reasons, message", [
     ("fit-for-clinical-use", ["a reason"], "must be empty"),
     ("not-for-clinical-use", [], "needs its reasons"),

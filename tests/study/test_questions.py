@@ -97,7 +97,26 @@ def test_added_value_and_phenotype_problems(tmp_path):
     assert "phenotypes.variables: list at least two baseline variables" in text
     assert "phenotypes.outcomes: 'crp' must be binary (it is numeric)" in text
     assert "phenotypes.max_clusters must be an integer from 2 to 12" in text
-    assert "phenotypes.candidate_predictor: true is not supported yet" in text
+    assert "candidate_predictor" not in text  # true is accepted
+
+
+@pytest.mark.parametrize("k", [1, 13, 2.5, "3", True])
+def test_an_invalid_phenotype_k_is_an_error_naming_the_key(tmp_path, k):
+    text = problems(tmp_path, phenotypes={"variables": ["age", "crp"], "candidate_predictor": True,
+                                          "k": k})
+    assert f"phenotypes.k must be an integer from 2 to 12 (the number of phenotype classes " \
+           f"offered to the models), got {k!r}" in text
+
+
+def test_the_phenotype_as_candidate_predictor_adds_its_variables_to_the_model_inputs(tmp_path):
+    declared = load(tmp_path, phenotypes={"variables": ["crp", "remission", "arm"],
+                                          "candidate_predictor": True, "k": 3})
+    assert declared.phenotype_predictor and declared.phenotypes["k"] == 3
+    # predictors first, then the phenotype-only variables in their declared order
+    assert declared.model_inputs == ("age", "crp", "crp_w4", "remission", "arm")
+    described = load(tmp_path, phenotypes={"variables": ["crp", "remission"]})
+    assert not described.phenotype_predictor
+    assert described.model_inputs == ("age", "crp", "crp_w4")
 
 
 @pytest.mark.parametrize("study, block", [("cd-msc", "endpoints"), ("cd-msc", "safety"),

@@ -139,6 +139,14 @@ def form_fields(meta: Mapping[str, Any], cohort_summary: Mapping[str, Any] | Non
             continue
         fields[name] = _field(name, entry, ranges.get(name), summary.get(name),
                               required=bool(entry.get("required")) or name == treatment)
+    # an input that is a predictor itself and feeds a derived one listed before it (a phenotype
+    # variable that also enters a derived predictor): it says what it derives too
+    for name in rules:
+        if name not in predictors:
+            continue
+        for raw in _rule_inputs(name, rules, inputs):
+            if raw in predictors and raw in fields and name not in fields[raw].derives:
+                fields[raw] = replace(fields[raw], derives=(*fields[raw].derives, name))
     return list(fields.values())
 
 

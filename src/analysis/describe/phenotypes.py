@@ -41,6 +41,10 @@ Continuous variables (numeric and integer):
   the transformed scale, ``(f(x_min + 1) - f(x_min))^2 / 12`` (if larger). The floor keeps
   the likelihood bounded (no class collapses onto one value of a count) and EM monotone.
 
+The standardisation and :class:`PhenotypeModel` live in :mod:`analysis.regression.latent_classes`
+(re-exported here), shared with the phenotype offered to the prediction models as a candidate
+predictor (:class:`analysis.models.phenotype.PhenotypeFeatures`).
+
 Conventions: clusters are the integers ``1..k``; ``labels`` arguments are aligned with the
 rows of ``frame``; bad input raises :class:`~analysis.errors.AnalysisError`.
 """
@@ -55,7 +59,19 @@ from scipy import stats
 
 from analysis.errors import AnalysisError
 from analysis.evaluation.metrics import proportion_ci
-from analysis.regression.mixture import LatentClassMixture
+from analysis.regression.latent_classes import (
+    NUMERIC_TYPES,
+    SKEW_RULE,
+    SKEW_THRESHOLD,
+    VARIANCE_FLOOR,
+    MixedStandardiser,
+    PhenotypeModel,
+    binary_values,
+    categorical_keys,
+    check_k,
+    check_variables,
+    numeric_values,
+)
 from analysis.validators import check_alpha
 
 __all__ = [
@@ -79,13 +95,6 @@ __all__ = [
     "truth_agreement",
 ]
 
-#: Floor of the within-class variance of a continuous variable, as a share of its variance.
-VARIANCE_FLOOR = 0.01
-#: Sample skewness above which an undeclared non-negative variable is considered for log1p.
-SKEW_THRESHOLD = 0.5
-#: The transform rule for variables whose codebook entry declares none.
-SKEW_RULE = (f"log1p if non-negative, skewness > {SKEW_THRESHOLD} and log1p brings the "
-             "skewness closer to 0")
 #: Jaccard thresholds of Hennig (2007): stable, shows a pattern, unstable below.
 STABLE, PATTERN = 0.75, 0.6
 SELECTION_COLUMNS = ("k", "bic", "silhouette", "log_likelihood", "n_parameters", "entropy",
@@ -99,82 +108,9 @@ STABILITY_COLUMNS = ("cluster", "n", "mean_jaccard", "sd", "ci_lower", "ci_upper
 OUTCOME_COLUMNS = ("cluster", "outcome", "n", "events", "proportion", "ci_lower",
                    "ci_upper", "p_value", "method")
 TRUTH_COLUMNS = ("n", "clusters", "true_groups", "adjusted_rand_index", "method")
-_NUMERIC = frozenset({"numeric", "integer"})
-_TYPES = _NUMERIC | {"binary", "categorical"}
-_FUNCTIONS = {"none": lambda x: x, "log1p": np.log1p, "sqrt": np.sqrt}
 
 
 # --------------------------------------------------------------------------- input checks
-def _level_str(value) -> str:
-    if isinstance(value, bool | np.bool_):
-        return str(int(value))
-    if isinstance(value, int | np.integer):
-        return str(int(value))
-    if isinstance(value, float | np.floating) and np.isfinite(value) and float(value).is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def _check_variables(frame, variables, codebook) -> list[str]:
-    if not isinstance(frame, pd.DataFrame):
-        raise AnalysisError(f"frame: must be a pandas DataFrame, got {type(frame).__name__}")
-    if isinstance(variables, str):
-        variables = [variables]
-    names = list(variables)
-    if not names:
-        raise AnalysisError("variables: no variables given")
-    if len(set(names)) != len(names):
-        raise AnalysisError(f"variables: duplicated names in {names}")
-    for name in names:
-        if name not in frame.columns:
-            raise AnalysisError(f"variable '{name}': not a column of the data")
-        if name not in codebook:
-            raise AnalysisError(f"variable '{name}': not in the codebook")
-        vtype = codebook[name].get("type")
-        if vtype not in _TYPES:
-            raise AnalysisError(
-                f"variable '{name}': codebook type {vtype!r} cannot be clustered "
-                f"(one of {sorted(_TYPES)})")
-        if frame[name].isna().all():
-            raise AnalysisError(f"variable '{name}': has no non-missing values")
-    if len(frame) < 2:
-        raise AnalysisError(f"frame: needs at least 2 patients, has {len(frame)}")
-    return names
-
-
-def _numeric(frame, codebook, name) -> pd.Series:
-    col = frame[name]
-    if pd.api.types.is_bool_dtype(col) or not pd.api.types.is_numeric_dtype(col):
-        raise AnalysisError(f"variable '{name}': type '{codebook[name]['type']}' requires numeric values")
-    values = col.astype(float)
-    if np.isinf(values).any():
-        raise AnalysisError(f"variable '{name}': holds infinite values")
-    return values
-
-
-def _binary(frame, name) -> pd.Series:
-    col = frame[name]
-    values = pd.to_numeric(col.astype(object).where(col.notna(), np.nan), errors="coerce")
-    bad = col.notna() & ~values.isin([0, 1])
-    if bad.any():
-        raise AnalysisError(f"variable '{name}': type 'binary' requires values 0/1; "
-                            f"found {sorted(map(str, col[bad].unique()))[:5]}")
-    return values.astype(float)
-
-
-def _categorical(frame, codebook, name) -> tuple[list[str], pd.Series]:
-    raw = codebook[name].get("levels")
-    if raw is None or isinstance(raw, str) or len(raw) == 0:
-        raise AnalysisError(f"variable '{name}': type 'categorical' requires a non-empty 'levels' list")
-    levels = [_level_str(v) for v in raw]
-    keys = pd.Series([np.nan if pd.isna(v) else _level_str(v) for v in frame[name]],
-                     index=frame.index, dtype=object)
-    unknown = sorted(set(keys.dropna()) - set(levels))
-    if unknown:
-        raise AnalysisError(f"variable '{name}': values outside the codebook levels {levels}: {unknown[:5]}")
-    return levels, keys
-
-
 def _labels(frame, labels) -> np.ndarray:
     lab = np.asarray(labels)
     if lab.ndim != 1 or len(lab) != len(frame):
@@ -182,165 +118,6 @@ def _labels(frame, labels) -> np.ndarray:
     if pd.isna(pd.Series(lab)).any():
         raise AnalysisError("labels: contain missing values")
     return lab
-
-
-def _check_k(k, n: int, what: str = "k") -> int:
-    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
-        raise AnalysisError(f"{what}: must be a positive integer, got {k!r}")
-    if k > n:
-        raise AnalysisError(f"{what}: {k} clusters cannot be fitted to {n} patients")
-    return int(k)
-
-
-# --------------------------------------------------------------------------- transforms
-def _skew(x: np.ndarray) -> float:
-    x = x[~np.isnan(x)]
-    if len(np.unique(x)) < 3:
-        return np.nan
-    return float(stats.skew(x))
-
-
-def _choose_transform(name: str, x: np.ndarray, declared) -> tuple[str, str]:
-    """(transform, rule) of a continuous variable: the codebook's, else :data:`SKEW_RULE`."""
-    obs = x[~np.isnan(x)]
-    if declared not in (None, ""):
-        if declared in ("log", "log1p"):
-            if (obs <= -1).any():
-                raise AnalysisError(f"variable '{name}': transform '{declared}' (log1p) needs values > -1")
-            return "log1p", f"declared in the codebook ({declared}, as log1p)"
-        if declared == "sqrt":
-            if (obs < 0).any():
-                raise AnalysisError(f"variable '{name}': transform 'sqrt' needs values >= 0")
-            return "sqrt", "declared in the codebook"
-        if declared == "none":
-            return "none", "declared in the codebook"
-        raise AnalysisError(f"variable '{name}': unknown transform {declared!r} "
-                            "(log, log1p, sqrt or none)")
-    skew = _skew(x)
-    if (obs < 0).any():
-        return "none", "has negative values"
-    if not skew > SKEW_THRESHOLD:
-        return "none", f"skewness <= {SKEW_THRESHOLD}"
-    if abs(_skew(np.log1p(x))) < abs(skew):
-        return "log1p", f"skewness > {SKEW_THRESHOLD}, reduced by log1p"
-    return "none", "log1p does not reduce the skewness"
-
-
-# --------------------------------------------------------------------------- standardisation
-class _Standardiser:
-    """Learns transforms, scaling and imputation from the fitting rows; applies them to new rows.
-
-    ``mixture_data`` gives the latent class model's input (continuous variables transformed
-    and standardised, categories as codes, NaN where missing); ``matrix`` the imputed FAMD
-    matrix of :func:`phenotype_matrix`.
-    """
-
-    def __init__(self, variables, codebook):
-        self.variables = list(variables)
-        self.codebook = codebook
-
-    def fit(self, frame):
-        self.steps_, self.info_ = [], []
-        names, floors, levels = [], [], []
-        for name in self.variables:
-            vtype = self.codebook[name]["type"]
-            if vtype in _NUMERIC:
-                raw = _numeric(frame, self.codebook, name).to_numpy()
-                transform, rule = _choose_transform(name, raw, self.codebook[name].get("transform"))
-                x = _FUNCTIONS[transform](raw)
-                mean, sd = float(np.nanmean(x)), float(np.nanstd(x))
-                sd = sd if sd > 0 else 1.0
-                median = float(np.nanmedian(x))
-                filled = np.where(np.isnan(x), median, x)
-                fsd = float(filled.std())
-                floor = VARIANCE_FLOOR
-                if vtype == "integer":
-                    low = float(np.nanmin(raw))
-                    f = _FUNCTIONS[transform]
-                    floor = max(floor, float((f(low + 1.0) - f(low)) ** 2 / 12 / sd**2))
-                self.steps_.append((name, "numeric", transform, (mean, sd),
-                                    (median, float(filled.mean()), fsd if fsd > 0 else 1.0)))
-                self.info_.append((name, vtype, "Gaussian", transform, rule, _skew(raw),
-                                   _skew(x) if transform != "none" else np.nan,
-                                   int(np.isnan(raw).sum()), floor))
-                floors.append(floor)
-                levels.append(0)
-                names.append(name)
-            elif vtype == "binary":
-                x = _binary(frame, name).to_numpy()
-                obs = x[~np.isnan(x)]
-                mode = float(obs.mean() >= 0.5)  # a tie imputes 1
-                p = float(np.where(np.isnan(x), mode, x).mean())
-                sd = np.sqrt(p * (1 - p))
-                self.steps_.append((name, "binary", None, None, (mode, p, sd if sd > 0 else 1.0)))
-                self.info_.append((name, vtype, "categorical (2 levels)", "", "", np.nan, np.nan,
-                                   int(np.isnan(x).sum()), np.nan))
-                levels.append(2)
-                names.append(name)
-            else:
-                cats, keys = _categorical(frame, self.codebook, name)
-                counts = keys.value_counts()
-                mode = max(cats, key=lambda lv: (counts.get(lv, 0), -cats.index(lv)))
-                filled = keys.fillna(mode).to_numpy()
-                props = np.array([np.mean(filled == lv) for lv in cats])
-                self.steps_.append((name, "categorical", cats, None, (mode, props, None)))
-                self.info_.append((name, vtype, f"categorical ({len(cats)} levels)", "", "",
-                                   np.nan, np.nan, int(keys.isna().sum()), np.nan))
-                levels.append(len(cats))
-                names += [f"{name}[{lv}]" for lv in cats]
-        self.feature_names_ = names
-        self.floors_ = np.array(floors)
-        self.levels_ = levels
-        return self
-
-    def _check(self, frame):
-        if not isinstance(frame, pd.DataFrame):
-            raise AnalysisError(f"frame: must be a pandas DataFrame, got {type(frame).__name__}")
-        missing = [name for name in self.variables if name not in frame.columns]
-        if missing:
-            raise AnalysisError(f"frame: missing the clustering variable(s) {missing}")
-
-    def _transformed(self, frame, name, transform):
-        x = _numeric(frame, self.codebook, name).to_numpy()
-        obs = x[~np.isnan(x)]
-        if (transform == "log1p" and (obs <= -1).any()) or (transform == "sqrt" and (obs < 0).any()):
-            raise AnalysisError(f"variable '{name}': values outside the domain of {transform}")
-        return _FUNCTIONS[transform](x)
-
-    def mixture_data(self, frame) -> np.ndarray:
-        """One column per variable: standardised continuous values or category codes; NaN = missing."""
-        self._check(frame)
-        cols = []
-        for name, kind, how, scaling, _ in self.steps_:
-            if kind == "numeric":
-                cols.append((self._transformed(frame, name, how) - scaling[0]) / scaling[1])
-            elif kind == "binary":
-                cols.append(_binary(frame, name).to_numpy())
-            else:
-                _, keys = _categorical(frame, self.codebook, name)
-                code = {lv: float(i) for i, lv in enumerate(how)}
-                cols.append(keys.map(code).astype(float).to_numpy())
-        return np.column_stack(cols)
-
-    def matrix(self, frame) -> np.ndarray:
-        """The imputed, FAMD-standardised matrix of :func:`phenotype_matrix`."""
-        self._check(frame)
-        blocks = []
-        for name, kind, how, _, (fill, centre, scale) in self.steps_:
-            if kind == "numeric":
-                x = self._transformed(frame, name, how)
-                blocks.append(((np.where(np.isnan(x), fill, x) - centre) / scale)[:, None])
-            elif kind == "binary":
-                x = _binary(frame, name).to_numpy()
-                blocks.append(((np.where(np.isnan(x), fill, x) - centre) / scale)[:, None])
-            else:
-                props = centre
-                _, keys = _categorical(frame, self.codebook, name)
-                filled = keys.fillna(fill).to_numpy()
-                ind = np.column_stack([(filled == lv).astype(float) for lv in how])
-                safe = np.where(props > 0, props, 1.0)
-                blocks.append((ind - props) / np.sqrt(safe))
-        return np.hstack(blocks)
 
 
 def phenotype_matrix(frame: pd.DataFrame, variables: Sequence[str],
@@ -389,8 +166,8 @@ def phenotype_matrix(frame: pd.DataFrame, variables: Sequence[str],
     >>> names, X.shape, X.var(axis=0).round(2).tolist()
     (['crp', 'rf', 'line[1]', 'line[2]'], (4, 4), [1.0, 1.0, 0.5, 0.5])
     """
-    names = _check_variables(frame, variables, codebook)
-    std = _Standardiser(names, codebook).fit(frame)
+    names = check_variables(frame, variables, codebook)
+    std = MixedStandardiser(names, codebook).fit(frame)
     return std.matrix(frame), list(std.feature_names_)
 
 
@@ -424,106 +201,11 @@ def phenotype_variables(frame: pd.DataFrame, variables: Sequence[str],
      ['age', 'Gaussian', 'none', 'skewness <= 0.5'],
      ['rf', 'categorical (2 levels)', '', '']]
     """
-    names = _check_variables(frame, variables, codebook)
-    std = _Standardiser(names, codebook).fit(frame)
+    names = check_variables(frame, variables, codebook)
+    std = MixedStandardiser(names, codebook).fit(frame)
     out = pd.DataFrame(std.info_, columns=list(VARIABLE_COLUMNS))
     return out.astype({"skewness": "float64", "skewness_transformed": "float64",
                        "n_missing": "int64", "variance_floor": "float64"})
-
-
-# --------------------------------------------------------------------------- the model
-class PhenotypeModel:
-    """Latent class model of mixed-type data, on the study's declared phenotype variables.
-
-    Follows scikit-learn: the parameters are set in the constructor, :meth:`fit` learns
-    the transforms, the standardisation and the
-    :class:`~analysis.regression.mixture.LatentClassMixture` and returns ``self``.
-    Clusters are numbered ``1..k`` by decreasing size on the fitting data (ties broken by
-    the mixture's component order), so a fixed ``seed`` gives identical labels.
-
-    Parameters
-    ----------
-    variables : sequence of str
-        The clustering variables.
-    codebook : Mapping[str, Mapping]
-        The codebook (types, levels, transforms).
-    k : int
-        Number of clusters.
-    seed : int, default 0
-        Seeds the EM starts.
-    n_init : int, default 10
-        Number of EM starts; the best likelihood is kept.
-
-    Attributes
-    ----------
-    labels_ : numpy.ndarray
-        Cluster (1..k) of each fitting row (the most probable class).
-    feature_names_ : list of str
-        Columns of :func:`phenotype_matrix`.
-    mixture_ : LatentClassMixture
-        The fitted mixture (its classes in its own order).
-    order_ : numpy.ndarray
-        ``order_[c - 1]`` is the mixture class of cluster ``c``.
-    bic_, log_likelihood_ : float
-        BIC and log-likelihood of the mixture on the fitting data (standardised scale).
-    transforms_ : dict
-        The transform of each continuous variable.
-
-    Examples
-    --------
-    >>> import numpy as np, pandas as pd
-    >>> rng = np.random.default_rng(1)
-    >>> df = pd.DataFrame({"das28": np.r_[rng.normal(3, .3, 30), rng.normal(6, .3, 20)]})
-    >>> model = PhenotypeModel(["das28"], {"das28": {"type": "numeric"}}, k=2).fit(df)
-    >>> np.bincount(model.labels_).tolist(), model.predict(pd.DataFrame({"das28": [6.1]})).tolist()
-    ([0, 30, 20], [2])
-    """
-
-    def __init__(self, variables: Sequence[str], codebook: Mapping[str, Mapping], k: int,
-                 seed: int = 0, n_init: int = 10):
-        self.variables = variables
-        self.codebook = codebook
-        self.k = k
-        self.seed = seed
-        self.n_init = n_init
-
-    def fit(self, frame: pd.DataFrame, y=None) -> PhenotypeModel:
-        """Learn the transforms, the standardisation and the mixture from ``frame``; return ``self``."""
-        names = _check_variables(frame, self.variables, self.codebook)
-        k = _check_k(self.k, len(frame))
-        if isinstance(self.n_init, bool) or not isinstance(self.n_init, int | np.integer) or self.n_init < 1:
-            raise AnalysisError(f"n_init: must be a positive integer, got {self.n_init!r}")
-        self.standardiser_ = _Standardiser(names, self.codebook).fit(frame)
-        self.feature_names_ = list(self.standardiser_.feature_names_)
-        self.transforms_ = {s[0]: s[2] for s in self.standardiser_.steps_ if s[1] == "numeric"}
-        X = self.standardiser_.mixture_data(frame)
-        self.mixture_ = LatentClassMixture(
-            k, self.standardiser_.levels_, min_variance=self.standardiser_.floors_,
-            n_init=int(self.n_init), random_state=self.seed).fit(X)
-        raw = self.mixture_.predict(X)
-        sizes = np.bincount(raw, minlength=k)
-        self.order_ = np.array(sorted(range(k), key=lambda c: (-sizes[c], c)))
-        self._relabel = np.empty(k, dtype=int)
-        self._relabel[self.order_] = np.arange(1, k + 1)
-        self.labels_ = self._relabel[raw]
-        self.log_likelihood_ = float(self.mixture_.log_likelihood_)
-        self.bic_ = float(-2 * self.log_likelihood_ + self.mixture_.n_parameters_ * np.log(len(X)))
-        return self
-
-    def _data(self, frame):
-        if not hasattr(self, "mixture_"):
-            raise AnalysisError("PhenotypeModel: call fit before predict")
-        return self.standardiser_.mixture_data(frame)
-
-    def predict(self, frame: pd.DataFrame) -> np.ndarray:
-        """Cluster (1..k) of each row of ``frame``, transformed and scaled as the fitting data."""
-        X = self._data(frame)
-        return self._relabel[self.mixture_.predict(X)]
-
-    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
-        """Posterior probability of each cluster; column ``c - 1`` is cluster ``c``."""
-        X = self._data(frame)
-        return self.mixture_.predict_proba(X)[:, self.order_]
 
 
 def fit_phenotypes(frame: pd.DataFrame, variables: Sequence[str], codebook: Mapping[str, Mapping],
@@ -599,14 +281,14 @@ def select_clusters(frame: pd.DataFrame, variables: Sequence[str], codebook: Map
     """
     from sklearn.metrics import silhouette_score
 
-    names = _check_variables(frame, variables, codebook)
+    names = check_variables(frame, variables, codebook)
     ks = [k_range] if isinstance(k_range, int | np.integer) else list(k_range)
     if not ks:
         raise AnalysisError("k_range: no number of clusters given")
     if len(set(ks)) != len(ks):
         raise AnalysisError(f"k_range: duplicated values in {ks}")
-    ks = [_check_k(k, len(frame), "k_range") for k in ks]
-    X = _Standardiser(names, codebook).fit(frame).matrix(frame)
+    ks = [check_k(k, len(frame), "k_range") for k in ks]
+    X = MixedStandardiser(names, codebook).fit(frame).matrix(frame)
     rows = []
     for k in ks:
         model = PhenotypeModel(names, codebook, k=k, seed=seed, n_init=n_init).fit(frame)
@@ -727,8 +409,8 @@ def cluster_stability(frame: pd.DataFrame, variables: Sequence[str], codebook: M
     >>> s[["cluster", "mean_jaccard", "verdict"]].values.tolist()
     [[1, 1.0, 'stable'], [2, 1.0, 'stable']]
     """
-    names = _check_variables(frame, variables, codebook)
-    k = _check_k(k, len(frame))
+    names = check_variables(frame, variables, codebook)
+    k = check_k(k, len(frame))
     if isinstance(n_boot, bool) or not isinstance(n_boot, int | np.integer) or n_boot < 1:
         raise AnalysisError(f"n_boot: must be a positive integer, got {n_boot!r}")
     original = fit_phenotypes(frame, names, codebook, k=k, seed=seed, n_init=n_init).labels_
@@ -814,15 +496,15 @@ def cluster_profiles(frame: pd.DataFrame, labels, variables: Sequence[str],
     >>> p[["variable", "cluster", "summary"]].values.tolist()
     [['age', 1, '45.0 (7.1); 45.0 [42.5, 47.5]'], ['age', 2, '65.0 (7.1); 65.0 [62.5, 67.5]'], ['rf', 1, '1 (50.0%)'], ['rf', 2, '2 (100.0%)']]
     """
-    names = _check_variables(frame, variables, codebook)
+    names = check_variables(frame, variables, codebook)
     lab = _labels(frame, labels)
     clusters = sorted(pd.unique(lab))
     nan = np.nan
     rows = []
     for name in names:
         vtype = codebook[name]["type"]
-        if vtype in _NUMERIC:
-            x = _numeric(frame, codebook, name)
+        if vtype in NUMERIC_TYPES:
+            x = numeric_values(frame, codebook, name)
             for c in clusters:
                 obs = x[lab == c].dropna()
                 m = len(obs)
@@ -833,10 +515,10 @@ def cluster_profiles(frame: pd.DataFrame, labels, variables: Sequence[str],
                 rows.append((name, "", c, m, text, mean, sd, med, q1, q3, nan, nan))
             continue
         if vtype == "binary":
-            x = _binary(frame, name)
+            x = binary_values(frame, name)
             levels, keys = [""], x.map(lambda v: "" if v == 1 else "0", na_action="ignore")
         else:
-            levels, keys = _categorical(frame, codebook, name)
+            levels, keys = categorical_keys(frame, codebook, name)
         for level in levels:
             for c in clusters:
                 obs = keys[lab == c].dropna()
@@ -905,7 +587,7 @@ def outcome_by_cluster(frame: pd.DataFrame, labels, outcomes: Sequence[str], *,
     clusters = sorted(pd.unique(lab))
     rows = []
     for name in names:
-        y = _binary(frame, name).to_numpy()
+        y = binary_values(frame, name).to_numpy()
         seen = ~np.isnan(y)
         n = np.array([int((seen & (lab == c)).sum()) for c in clusters])
         events = np.array([int(((y == 1) & (lab == c)).sum()) for c in clusters])

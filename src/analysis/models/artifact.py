@@ -7,7 +7,9 @@ Four files are written, each atomically (:func:`analysis.study.io.write_bytes`/`
     and arrays instead of a pickle and constructs only types that the reader trusts.
 ``model.json``
     Metadata: the study, the outcome and its label, the predictors with their codebook
-    entries, the derive rules of derived predictors, the training range of every numeric
+    entries (the model's inputs, ``study.model_inputs``: with the phenotype as a candidate
+    predictor, the phenotype variables that are not predictors too), the derive rules of
+    derived predictors, the training range of every numeric
     predictor (its 1st and 99th percentiles rounded to 3 significant digits - never an
     individual's exact value) and the observed levels of every categorical one, ``n`` and
     ``events``, the treatment options, the validation metrics, package versions, and the
@@ -181,7 +183,11 @@ ALLOWED_TYPES = frozenset({
     "analysis.models.estimators.SqrtNonNegative",
     "analysis.models.flexible.FlexibleBasis",
     "analysis.models.flexible.RidgeLogisticCV",
+    "analysis.models.phenotype.PhenotypeFeatures",
     "analysis.models.recalibration.RecalibratedClassifier",
+    "analysis.regression.latent_classes.MixedStandardiser",
+    "analysis.regression.latent_classes.PhenotypeModel",
+    "analysis.regression.mixture.LatentClassMixture",
     "analysis.regression.splines.RestrictedCubicSpline",
 })
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -200,7 +206,7 @@ class ModelVersionWarning(UserWarning):
 
 def save_model(pipeline, study: Study, *, model_name: str, metrics: pd.DataFrame | None,
                training_frame: pd.DataFrame, folder: str | os.PathLike | None = None,
-               status: str | None = None, status_reasons=(),
+               status: str | None = None, status_reasons=(), status_cautions=(),
                recalibration_source: str = "out-of-fold predictions",
                card_sections: dict[str, str] | None = None, refits=None,
                refits_source: str = "bootstrap refits of the validation stage") -> Path:
@@ -211,7 +217,8 @@ def save_model(pipeline, study: Study, *, model_name: str, metrics: pd.DataFrame
     ----------
     pipeline : sklearn estimator
         Fitted classifier or Pipeline with ``predict_proba`` on a DataFrame of the
-        study's predictor columns.
+        study's model inputs (``study.model_inputs``: the predictors, plus the phenotype
+        variables when the phenotype is a candidate predictor).
     study : Study
         The study the model belongs to (codebook, outcome, treatment options).
     model_name : str
@@ -232,6 +239,11 @@ def save_model(pipeline, study: Study, *, model_name: str, metrics: pd.DataFrame
     status_reasons : sequence of str
         The failed criteria (``GateVerdict.reasons``); must be empty when fit and not
         empty when not fit (``None`` status: ignored).
+    status_cautions : sequence of str
+        The ship gate's cautions (:class:`analysis.validation.gate.GateVerdict`
+        ``.cautions``: a cohort below Riley's minimum sample size), written to model.json
+        as ``status_cautions`` when there are any, stated in the model card and shown by
+        the calculator beside the result.
     recalibration_source : str, default "out-of-fold predictions"
         ``recalibration.estimated_on`` of a :class:`RecalibratedClassifier` pipeline
         (ignored for other pipelines).
@@ -292,7 +304,7 @@ def save_model(pipeline, study: Study, *, model_name: str, metrics: pd.DataFrame
         raise ModelArtifactError("model_name: must be a non-empty string")
     if not isinstance(training_frame, pd.DataFrame):
         raise ModelArtifactError("training_frame: must be a pandas DataFrame")
-    needed = [*study.predictors, study.outcome]
+    needed = [*study.model_inputs, study.outcome]
     missing = [c for c in needed if c not in training_frame.columns]
     if missing:
         raise ModelArtifactError(
@@ -311,9 +323,12 @@ def save_model(pipeline, study: Study, *, model_name: str, metrics: pd.DataFrame
 
     blob = sio.dumps(pipeline)
     check_types(model_types(blob))
-    refits_blob, n_refits = _refits_blob(refits, list(study.predictors))
+    refits_blob, n_refits = _refits_blob(refits, list(study.model_inputs))
     meta = _metadata(pipeline, study, model_name, metrics, training_frame, recalibration_source)
     meta["status"], meta["status_reasons"] = status, reasons
+    cautions = _cautions(status_cautions)
+    if cautions:
+        meta["status_cautions"] = cautions
     if n_refits:
         meta["intervals"] = {"n_refits": n_refits, "level": INTERVAL_LEVEL,
                              "source": refits_source.strip()}
@@ -454,6 +469,14 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _cautions(cautions) -> list[str]:
+    """The gate's cautions written to model.json: a sequence of non-empty sentences."""
+    if isinstance(cautions, str) or not all(isinstance(c, str) and c.strip()
+                                            for c in (cautions or ())):
+        raise ModelArtifactError("status_cautions: must be a sequence of non-empty sentences")
+    return [str(c) for c in cautions or ()]
+
+
 def _status(status, reasons) -> tuple[str, list[str]]:
     """The (status, reasons) written to model.json; a missing verdict is not fit."""
     if status is None:
@@ -505,12 +528,12 @@ def _metadata(pipeline, study: Study, model_name, metrics, frame,
     outcome = pd.to_numeric(frame[study.outcome], errors="coerce")
     observed = outcome.dropna()
     ranges: dict[str, Any] = {}
-    for name in study.predictors:
+    for name in study.model_inputs:
         var = study.variables[name]
         ranges[name] = _training_range(frame[name], var)
     # the raw inputs of derived predictors (height and weight for BMI): the prediction tool's
     # form asks for them, and starts at their medians too
-    for name in derivations_for(study, study.predictors)["inputs"]:
+    for name in derivations_for(study, study.model_inputs)["inputs"]:
         if name not in ranges and name in frame.columns and name in study.variables:
             ranges[name] = _training_range(frame[name], study.variables[name])
     treatment = None
@@ -538,14 +561,14 @@ def _metadata(pipeline, study: Study, model_name, metrics, frame,
             "definition": study.derive.get(study.outcome),
         },
         "id": {"name": study.id, **study.codebook([study.id])[study.id]} if study.id else None,
-        "predictors": study.codebook(study.predictors),
-        "derivations": derivations_for(study, study.predictors),
+        "predictors": study.codebook(study.model_inputs),
+        "derivations": derivations_for(study, study.model_inputs),
         "training": {
             "n": int(observed.size),
             "events": int((observed == 1).sum()),
             "rows": int(len(frame)),
             "ranges": ranges,
-            "risk_percentiles": risk_percentiles(pipeline, frame[list(study.predictors)]),
+            "risk_percentiles": risk_percentiles(pipeline, frame[list(study.model_inputs)]),
         },
         "treatment": treatment,
         # notebook 06 recalibrates a model whose cross-validated slope is out of range
@@ -1101,8 +1124,8 @@ def parse_metadata(data: bytes, source: str = METADATA_FILE) -> dict[str, Any]:
         "predictors": dict, "derivations": dict, "training": dict,
         "treatment": (dict, type(None)), "recalibration": (dict, type(None)),
         "metrics": (list, type(None)), "versions": dict, "status": _STR,
-        "status_reasons": list, "intervals": (dict, type(None)),
-    }, optional=("intervals",))
+        "status_reasons": list, "intervals": (dict, type(None)), "status_cautions": list,
+    }, optional=("intervals", "status_cautions"))
     if not problems and meta["format_version"] != FORMAT_VERSION:
         problems.append(f"format_version must be {FORMAT_VERSION} (got {meta['format_version']})")
     if not problems:
@@ -1395,6 +1418,9 @@ def _check_status(meta) -> list[str]:
         return [f"status_reasons: must be empty when status is {FIT!r}"]
     if status == NOT_FIT and not reasons:
         return [f"status_reasons: must give the reasons when status is {NOT_FIT!r}"]
+    cautions = meta.get("status_cautions", [])
+    if not all(isinstance(c, str) and c.strip() for c in cautions):
+        return ["status_cautions: must be a list of non-empty strings"]
     return []
 
 
@@ -1536,16 +1562,18 @@ def render_model_card(meta: dict[str, Any], sha256: str | None = None,
 def _status_lines(meta: dict[str, Any]) -> list[str]:
     """The card's opening statement of the ship gate's verdict (absent: nothing)."""
     status = meta.get("status")
+    cautions = [f"**Caution:** {c}" for c in meta.get("status_cautions") or []]
+    cautions = [*cautions, ""] if cautions else []
     if status == FIT:
         return [f"**Status: {FIT}.** The model passed the ship gate (it beats the "
                 "intercept-only model, its AUC is distinguishable from chance and its "
-                "corrected calibration slope is in range).", ""]
+                "corrected calibration slope is in range).", "", *cautions]
     if status == NOT_FIT:
         reasons = meta.get("status_reasons") or []
         return [f"**Status: {NOT_FIT}. No model fit for clinical use:** this model is "
                 "kept for audit only and `analysis predict` refuses it unless "
                 "`--allow-unvalidated` is given. Reasons:", "",
-                *[f"- {r}" for r in reasons], ""]
+                *[f"- {r}" for r in reasons], "", *cautions]
     return []
 
 

@@ -62,6 +62,12 @@ stratified split, so the probabilities are reproducible.
 
 The clinical score :func:`vedolizumab_cdst` (Dulai et al. 2018) is available as a model
 through :data:`CLINICAL_SCORES` and :func:`clinical_score_spec`.
+
+The phenotype as a candidate predictor (study.yaml ``phenotypes: {candidate_predictor:
+true}``): ``model_zoo(..., phenotype=PhenotypeFeatures(...))`` puts
+:class:`analysis.models.phenotype.PhenotypeFeatures` first in every zoo model's ``preprocess``
+step (refitted with the model in every training set) and adds its ``phenotype`` column to the
+design as a categorical predictor (class 1, the largest, is the reference).
 """
 
 from __future__ import annotations
@@ -85,6 +91,7 @@ from analysis.errors import AnalysisError
 from analysis.indices.scores import CDST_COLUMNS, vedolizumab_cdst
 from analysis.models.estimators import FixedScoreClassifier, OOBTunedForest, logistic_model
 from analysis.models.flexible import DEFAULT_ALPHAS, FlexibleBasis, RidgeLogisticCV
+from analysis.models.phenotype import PhenotypeFeatures, phenotype_codebook_entry
 from analysis.models.preprocessing import build_preprocessor
 from analysis.study.settings import LARGE_COHORT
 
@@ -302,6 +309,7 @@ def model_zoo(
     extra: Mapping[str, ModelSpec] | Iterable[str | ModelSpec] | None = None,
     splines: Mapping[str, int] | None = None,
     interactions: Iterable[Iterable[str]] | None = None,
+    phenotype: PhenotypeFeatures | None = None,
 ) -> dict[str, ModelSpec]:
     """The candidate models as :class:`ModelSpec` objects, keyed by name.
 
@@ -345,6 +353,12 @@ def model_zoo(
     interactions : iterable of (str, str), optional
         Pre-specified interactions (study.yaml ``modelling.interactions``); only the
         flexible model uses them.
+    phenotype : PhenotypeFeatures, optional
+        The phenotype as a candidate predictor (:mod:`analysis.models.phenotype`): every zoo
+        model's ``preprocess`` step becomes ``Pipeline([("phenotype", PhenotypeFeatures),
+        ("design", ...)])``, refitted with the model, and its design gets the phenotype as a
+        categorical predictor after ``predictors``.  The models then take a DataFrame of
+        ``predictors`` plus the phenotype variables that are not predictors.
 
     Returns
     -------
@@ -370,14 +384,24 @@ def model_zoo(
     estimators = _zoo_estimators(int(seed), bool(smoke))
     pairs = [tuple(pair) for pair in (interactions or ())]
     zoo: dict[str, ModelSpec] = {}
+    design, design_codebook = predictors, codebook
+    if phenotype is not None:
+        if not isinstance(phenotype, PhenotypeFeatures):
+            raise AnalysisError(f"phenotype: expected a PhenotypeFeatures, got {phenotype!r}")
+        design = [*predictors, phenotype.column]
+        design_codebook = {**codebook,
+                           phenotype.column: phenotype_codebook_entry(phenotype.n_classes)}
     for name in MODEL_NAMES:
         if name not in names:
             continue
         estimator, grid = estimators[name]
         if name == "flexible_logistic":
-            pre = FlexibleBasis(flexible_variables(codebook, predictors), interactions=pairs)
+            pre = FlexibleBasis(flexible_variables(design_codebook, design), interactions=pairs)
         else:
-            pre = build_preprocessor(codebook, predictors, splines=splines)
+            pre = build_preprocessor(design_codebook, design, splines=splines)
+        if phenotype is not None:
+            pre = Pipeline([("phenotype", clone(phenotype).set_params(predictors=predictors)),
+                            ("design", pre)])
         pipe = Pipeline([("preprocess", pre), ("model", estimator)])
         zoo[name] = ModelSpec(name, _LABELS[name], pipe, dict(grid), COMPLEXITY[name])
     for spec in _extra_specs(extra, predictors):

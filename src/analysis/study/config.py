@@ -300,6 +300,21 @@ class Study:
         """Codebook entries expected in the raw table (everything not derived)."""
         return {k: v for k, v in self.variables.items() if k not in self.derive}
 
+    @property
+    def phenotype_predictor(self) -> bool:
+        """Whether study.yaml offers the phenotype to the models (``phenotypes.candidate_predictor``)."""
+        return bool(self.phenotypes and self.phenotypes.get("candidate_predictor"))
+
+    @property
+    def model_inputs(self) -> tuple[str, ...]:
+        """The prediction models' input columns: the predictors, then the phenotype variables
+        that are not predictors when the phenotype is a candidate predictor (those are used
+        only through the phenotype)."""
+        if not self.phenotype_predictor:
+            return tuple(self.predictors)
+        extra = [v for v in self.phenotypes["variables"] if v not in self.predictors]
+        return (*self.predictors, *extra)
+
     def codebook(self, names=None) -> dict[str, dict[str, Any]]:
         """The codebook as plain dicts, optionally restricted to ``names`` (kept in order)."""
         names = list(self.variables) if names is None else list(names)

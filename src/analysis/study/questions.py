@@ -22,13 +22,13 @@ every baseline name; ``markers`` (optional) are numeric columns given a ROC curv
 Youden cut-off each.
 
 ``phenotypes``: clustering of baseline variables ``{variables: [...], outcomes: [...],
-max_clusters: 6, candidate_predictor: false}``; ``outcomes`` are binary columns reported by
-cluster. ``candidate_predictor: true`` (the phenotype offered to the models) is refused for
-now: the phenotypes are described, not modelled. Offering them honestly needs the latent class
-model (:class:`analysis.regression.mixture.LatentClassMixture`) refitted inside every model
-pipeline (so cross-validation and the bootstrap refit it), the phenotype variables added to the
-saved model's inputs, and its classes trusted by the model file; until then a study that wants
-the phenotype as a predictor must say so in its own analysis, not through study.yaml.
+max_clusters: 6, candidate_predictor: false, k: 3}``; ``outcomes`` are binary columns reported
+by cluster. ``candidate_predictor: true`` offers the phenotype to every prediction model
+(:mod:`analysis.models.phenotype`): the latent class model is refitted inside every model
+pipeline, its most probable class enters as a categorical predictor, and the phenotype
+variables that are not predictors become inputs of the saved model. ``k`` (optional, an
+integer from 2 to 12) fixes its number of classes; without it the number is chosen once by
+minimum BIC among 2 to ``max_clusters`` classes, without the outcome.
 
 Examples
 --------
@@ -61,7 +61,7 @@ __all__ = [
 ENDPOINT_KEYS = ("outcomes", "composites", "arm", "reference", "ci")
 SAFETY_KEYS = ("count", "serious")
 ADDED_VALUE_KEYS = ("baseline", "extended", "markers")
-PHENOTYPE_KEYS = ("variables", "outcomes", "max_clusters", "candidate_predictor")
+PHENOTYPE_KEYS = ("variables", "outcomes", "max_clusters", "candidate_predictor", "k")
 CI_METHODS = ("clopper-pearson", "wilson")
 
 
@@ -185,10 +185,9 @@ def phenotype_problems(block: Any, variables: Mapping) -> list[str]:
         problems.append("phenotypes.max_clusters must be an integer from 2 to 12")
     if not isinstance(block.get("candidate_predictor", False), bool):
         problems.append("phenotypes.candidate_predictor must be true or false")
-    elif block.get("candidate_predictor"):
-        problems.append("phenotypes.candidate_predictor: true is not supported yet: the phenotypes "
-                        "are described by notebook 09 (latent class model, stability, outcomes by "
-                        "phenotype), not offered to the prediction models, because the phenotype "
-                        "model is not yet refitted inside the model pipelines (cross-validation "
-                        "would leak) nor saved with the model; set it to false")
+    classes = block.get("k")
+    if classes is not None and (not isinstance(classes, int) or isinstance(classes, bool)
+                                or not 2 <= classes <= 12):
+        problems.append(f"phenotypes.k must be an integer from 2 to 12 (the number of phenotype "
+                        f"classes offered to the models), got {classes!r}")
     return problems

@@ -5,7 +5,8 @@ notebook 06 validates it and saves the final model.  The policy between the two 
 so the notebooks only narrate it:
 
 * :func:`study_models` builds the candidate models from a study and its settings, the same
-  way in both notebooks;
+  way in both notebooks; with ``phenotypes: {candidate_predictor: true}`` every model gets the
+  phenotype whose number of classes :func:`study_phenotype` fixed;
 * :func:`read_oof_probabilities` reads notebook 05's out-of-fold predictions;
 * :func:`model_to_finalize` names the model notebook 06 validates and saves: the selected
   one, or - when no candidate beat the intercept-only model - the reference model, kept
@@ -34,6 +35,7 @@ import pandas as pd
 from analysis.errors import AnalysisError
 from analysis.evaluation.subgroups import subgroup_performance
 from analysis.models.flexible import RidgeLogisticCV
+from analysis.models.phenotype import PhenotypeChoice, choose_phenotype_classes
 from analysis.models.preprocessing import feature_names
 from analysis.models.recalibration import RecalibratedClassifier, recalibrate
 from analysis.models.zoo import ModelSpec, model_zoo
@@ -55,6 +57,7 @@ __all__ = [
     "read_oof_probabilities",
     "sample_size_requirement",
     "study_models",
+    "study_phenotype",
     "subgroup_table",
     "tunes_own_shrinkage",
 ]
@@ -74,7 +77,43 @@ SAMPLE_SIZE_COLUMNS = (
 )
 
 
-def study_models(study: Any, settings: ModellingSettings, *, seed: int) -> dict[str, ModelSpec]:
+def study_phenotype(study: Any, data: pd.DataFrame, *, seed: int) -> PhenotypeChoice | None:
+    """The phenotype offered to the models, or None when study.yaml does not offer it.
+
+    With ``phenotypes: {candidate_predictor: true}``: the phenotype variables and the number of
+    classes, ``phenotypes.k`` when declared, else the minimum BIC among 2 to
+    ``phenotypes.max_clusters`` classes of the latent class model fitted once on ``data``'s
+    phenotype variables without the outcome
+    (:func:`analysis.models.phenotype.choose_phenotype_classes`). Notebooks 05 and 06 call it
+    on the same patients with the same seed, so they build the same models.
+
+    Parameters
+    ----------
+    study : analysis.study.config.Study
+    data : pandas.DataFrame
+        The modelling cohort (patients with an outcome).
+    seed : int
+
+    Returns
+    -------
+    PhenotypeChoice or None
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> study_phenotype(SimpleNamespace(phenotype_predictor=False), pd.DataFrame(), seed=0) is None
+    True
+    """
+    if not getattr(study, "phenotype_predictor", False):
+        return None
+    variables = list(study.phenotypes["variables"])
+    return choose_phenotype_classes(data, variables, study.codebook(variables),
+                                    k=study.phenotypes.get("k"),
+                                    max_clusters=study.phenotypes.get("max_clusters", 6), seed=seed)
+
+
+def study_models(study: Any, settings: ModellingSettings, *, seed: int,
+                 phenotype: PhenotypeChoice | None = None) -> dict[str, ModelSpec]:
     """The candidate models of a study: the zoo (``modelling.models``) plus its clinical scores.
 
     Parameters
@@ -83,6 +122,9 @@ def study_models(study: Any, settings: ModellingSettings, *, seed: int) -> dict[
     settings : ModellingSettings
         ``study.settings(smoke)``; smoke mode gives the small grids.
     seed : int
+    phenotype : PhenotypeChoice, optional
+        :func:`study_phenotype`; required when the study offers the phenotype to the models
+        (every zoo model then takes ``study.model_inputs`` and refits the phenotype).
 
     Returns
     -------
@@ -104,9 +146,17 @@ def study_models(study: Any, settings: ModellingSettings, *, seed: int) -> dict[
             raise AnalysisError(
                 f"modelling.interactions: {list(pair)} names {unknown}, not among the "
                 f"study's predictors {predictors}")
+    features = None
+    if getattr(study, "phenotype_predictor", False):
+        if phenotype is None:
+            raise AnalysisError("study.yaml offers the phenotype to the models (phenotypes."
+                                "candidate_predictor: true): pass phenotype=study_phenotype(study, "
+                                "data, seed=seed)")
+        names = list(phenotype.variables)
+        features = phenotype.features(study.codebook(names), predictors=predictors, seed=seed)
     return model_zoo(study.codebook(predictors), predictors, smoke=settings.smoke, seed=seed,
                      include=settings.models, extra=list(settings.clinical_scores) or None,
-                     interactions=settings.interactions)
+                     interactions=settings.interactions, phenotype=features)
 
 
 def read_oof_probabilities(path: str | os.PathLike) -> pd.DataFrame:
