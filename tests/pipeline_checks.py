@@ -395,7 +395,8 @@ def _passed(value) -> bool:
 
 def check_gate(gate: pd.DataFrame, comparison: pd.DataFrame, validation: pd.DataFrame, status: str, *,
                reference: str | None = "logistic", slope_range=(0.7, 1.3),
-               benchmark: str = "intercept_only") -> int:
+               benchmark: str = "intercept_only", sample_size: pd.DataFrame | None = None,
+               cohort: tuple[int, int] | None = None, sample_size_rule: str = "warn") -> int:
     """The ship gate (``gate.csv``) recomputed from ``model_comparison.csv`` and ``validation.csv``.
 
     The rules of issue 11, item 3: a model is fit for clinical use only if one model was
@@ -406,7 +407,11 @@ def check_gate(gate: pd.DataFrame, comparison: pd.DataFrame, validation: pd.Data
     ``reference`` (the model kept for audit; if the table lacks it, the candidate with the
     lowest cross-validated log loss).  Every criterion row's model, value and
     ``passed`` is compared; the verdict (all criteria recomputed as passed) must match the
-    table and ``status`` (``model.json``).  Returns the criteria compared.
+    table and ``status`` (``model.json``).  With ``sample_size`` (``sample_size.csv``) and
+    ``cohort`` (patients, events), the cohort is also judged against Riley's ``overall``
+    minimum at the anticipated C: a blocking criterion only under ``sample_size_rule``
+    ``"require"``, otherwise a caution that leaves the verdict alone.  Returns the criteria
+    compared.
     """
     selected = comparison["selected"].astype(str).str.lower().eq("true")
     chosen = comparison.loc[selected, "model"].tolist()
@@ -431,14 +436,26 @@ def check_gate(gate: pd.DataFrame, comparison: pd.DataFrame, validation: pd.Data
     for score in ("log_loss", "brier"):
         value, bench = float(row[score]), float(null[score])
         expected[f"beats_null_{score}"] = (value, bool(np.isfinite(value) and np.isfinite(bench) and value < bench))
+    blocking = dict.fromkeys(expected, True)
+    if sample_size is not None and cohort is not None:
+        need = sample_size[(sample_size["scenario"] == "anticipated") & (sample_size["criterion"] == "overall")]
+        need_n, need_e = (float(need[c].iloc[0]) for c in ("n_required", "events_required"))
+        n, events = cohort
+        expected["sample_size_adequate"] = (float(n), bool(np.isfinite(need_n) and np.isfinite(need_e)
+                                                           and n >= need_n and events >= need_e))
+        blocking["sample_size_adequate"] = sample_size_rule == "require"
     assert sorted(gate["criterion"]) == sorted(expected), f"gate criteria {sorted(gate['criterion'])} vs {sorted(expected)}"
     assert (gate["model"].astype(str) == str(name)).all(), f"gate judged on {set(gate['model'])}, expected {name}"
     for _, r in gate.iterrows():
         value, passed = expected[r["criterion"]]
         _close(r["value"], value, EXACT, f"gate {r['criterion']}: value")
         assert _passed(r["passed"]) == passed, f"gate {r['criterion']}: passed {r['passed']}, recomputed {passed}"
-    verdict = FIT if all(ok for _, ok in expected.values()) else NOT_FIT
-    table_verdict = FIT if gate["passed"].map(_passed).all() else NOT_FIT
+        if "blocking" in gate.columns:
+            assert _passed(r["blocking"]) == blocking[r["criterion"]], f"gate {r['criterion']}: blocking"
+    verdict = FIT if all(ok for k, (_, ok) in expected.items() if blocking[k]) else NOT_FIT
+    gate_blocking = (gate["blocking"].map(_passed) if "blocking" in gate.columns
+                     else pd.Series(True, index=gate.index))
+    table_verdict = FIT if gate.loc[gate_blocking, "passed"].map(_passed).all() else NOT_FIT
     assert table_verdict == verdict, f"gate table verdict {table_verdict}, recomputed {verdict}"
     assert status == verdict, f"model.json status {status!r}, recomputed gate verdict {verdict!r}"
     return len(gate)
@@ -572,7 +589,11 @@ def check_study(root: Path, study: str, notes: list[str] | None = None) -> dict[
                                                       list(cfg.predictors), cfg.outcome, codebook, notes),
         "correlations": check_correlation(read("correlation"), cohort) if len(numeric) > 1 else 0,
         "gate": check_gate(read("gate"), comparison, read("validation"), status, reference=settings.reference,
-                           slope_range=settings.gate_slope_range, benchmark=rule.benchmark),
+                           slope_range=settings.gate_slope_range, benchmark=rule.benchmark,
+                           # a gate with a sample_size_adequate row but no sample_size.csv fails
+                           sample_size=(read("sample_size") if (tables / "sample_size.csv").is_file()
+                                        else None), cohort=(len(y), int(y.sum())),
+                           sample_size_rule=settings.gate_sample_size),
     }
     if cfg.treatment:
         counts["benefit_by_risk"] = check_benefit_by_risk(read("benefit_by_risk"), data, cfg.outcome,

@@ -63,6 +63,8 @@ SPEC = {
 PATIENT = {"age": "57.5", "weight_kg": "81", "height_cm": "172", "smoking": "former",
            "treatment": "anti-IL-17", "prior_biologic": "1"}
 REASON = "Calibration slope 0.41 is below 0.7."
+CAUTION = ("The cohort (300 patients, 120 events) is smaller than Riley et al.'s minimum "
+           "sample size for this model.")
 
 
 def chromium_path() -> str:
@@ -112,13 +114,14 @@ def project(tmp_path_factory):
     root = tmp_path_factory.mktemp("calculator")
     frame = training_frame()
     pipeline = fit(frame)
-    for name, status, reasons, refits in [
-            ("tiny", "fit-for-clinical-use", (), bootstrap_refits(frame)),
-            ("tiny-gated", "not-for-clinical-use", (REASON,), None)]:
+    for name, status, reasons, refits, cautions in [
+            ("tiny", "fit-for-clinical-use", (), bootstrap_refits(frame), ()),
+            ("tiny-gated", "not-for-clinical-use", (REASON,), None, ()),
+            ("tiny-caution", "fit-for-clinical-use", (), None, (CAUTION,))]:
         make_study(root, name, SPEC)
         save_model(pipeline, load_study(name, root=root), model_name="logistic (test)",
                    metrics=None, training_frame=frame, status=status, status_reasons=reasons,
-                   refits=refits)
+                   refits=refits, status_cautions=cautions)
     return root
 
 
@@ -163,7 +166,8 @@ def servers(project):
 
     apps = {"fit": create_app("tiny", root=project),
             "gated": create_app("tiny-gated", root=project),
-            "allowed": create_app("tiny-gated", root=project, allow_unvalidated=True)}
+            "allowed": create_app("tiny-gated", root=project, allow_unvalidated=True),
+            "caution": create_app("tiny-caution", root=project)}
     served = {key: Served(app) for key, app in apps.items()}
     for s in served.values():
         s.__enter__()
@@ -292,6 +296,17 @@ def test_gated_model_shows_the_banner_and_no_probability(servers, page):
     page.click("#calculate")
     assert "not for clinical use" in page.wait_for_selector("#result-error").inner_text()
     assert page.locator("#probability").count() == 0
+
+
+def test_a_cautioned_model_shows_the_amber_banner_beside_its_probability(servers, page):
+    open_calculator(page, servers["caution"])
+    assert page.inner_text("#caution-banner") == f"Caution: {CAUTION}"
+    assert page.locator("#status-banner").count() == 0
+    enter(page, PATIENT)
+    page.click("#calculate")
+    page.wait_for_selector("#probability")
+    open_calculator(page, servers["fit"])
+    assert page.locator("#caution-banner").count() == 0
 
 
 def test_allow_unvalidated_keeps_the_banner_and_shows_the_probability(servers, project, page):

@@ -183,3 +183,34 @@ def test_endpoint_study_methods_describe_the_endpoints(tmp_path):
     assert "Clinical response" in section and "week 4, week 12" in section
     assert "Clopper-Pearson exact 95% CI" in section and "non-responder" in section
     assert "Clopper CJ, Pearson ES" in text.split("### References")[1]
+
+
+def test_summary_of_a_passed_gate_states_a_sample_size_caution(tmp_path):
+    study = build_run(tmp_path)
+    gate = pd.read_csv(study.paths.table("gate")).assign(blocking=True)
+    caution = {"criterion": "sample_size_adequate", "model": "logistic", "value": 50,
+               "threshold": ">= 900 patients, 270 events (Riley et al. 2020)", "passed": False,
+               "note": "The cohort (50 patients, 20 events) is smaller than ...", "blocking": False}
+    pd.concat([gate, pd.DataFrame([caution])]).to_csv(study.paths.table("gate"), index=False)
+    text = summary_markdown(study)
+    assert "is fit for clinical use**, meeting all 5 pre-specified criteria" in text
+    assert ("Caution: the model lacks a cohort of at least Riley et al.'s minimum sample size "
+            "(&gt;= 900 patients, 270 events (Riley et al. 2020))") in text
+
+
+def test_methods_describe_the_instability_check_and_the_sample_size_caution(tmp_path):
+    study = build_run(tmp_path)
+    text = methods_markdown(study)
+    assert "Riley RD, Collins GS" not in text and "stability of the final model" not in text
+    write(study.paths, "instability", pd.DataFrame({"measure": ["mape_mean"], "value": [0.08]}))
+    gate = pd.read_csv(study.paths.table("gate")).assign(blocking=True)
+    caution = {"criterion": "sample_size_adequate", "model": "logistic", "value": 50,
+               "threshold": ">= 900 patients, 270 events (Riley et al. 2020)", "passed": False,
+               "note": "smaller", "blocking": False}
+    write(study.paths, "gate", pd.concat([gate, pd.DataFrame([caution])]))
+    text = methods_markdown(study)
+    assert "The stability of the final model's predictions was examined" in text
+    assert "Riley RD, Collins GS. Stability of clinical prediction models" in text
+    assert ("(6) the cohort reaches Riley et al.'s minimum sample size (&gt;= 900 patients, 270 "
+            "events (Riley et al. 2020)) (a caution stated with the verdict, not a condition of "
+            "it)") in text

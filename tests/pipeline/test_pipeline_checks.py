@@ -286,6 +286,34 @@ def test_gate_is_recomputed_and_matches_the_model_status(run):
     assert pc.check_gate(roundtrip(verdict.as_frame()), comparison, steep, verdict.status) == 5
 
 
+def test_the_sample_size_caution_is_recomputed_and_only_blocks_when_required(run):
+    t = run["tables"]
+    comparison, validation = t["model_comparison"], t["validation"]
+    need = pd.DataFrame({"scenario": ["C - 0.05", "anticipated"], "criterion": "overall",
+                         "n_required": [5000, 900], "events_required": [2000, 270]})
+    warned = ship_gate(comparison, validation, sample_size=need, cohort=(94, 40))
+    gate = roundtrip(warned.as_frame())
+    assert warned.status == pc.FIT and len(warned.cautions) == 1
+    assert pc.check_gate(gate, comparison, validation, warned.status, sample_size=need,
+                         cohort=(94, 40)) == 6
+    # under "require" the same table would be a wrong verdict
+    with pytest.raises(AssertionError, match="sample_size_adequate: blocking"):
+        pc.check_gate(gate, comparison, validation, warned.status, sample_size=need,
+                      cohort=(94, 40), sample_size_rule="require")
+    easier = need.assign(n_required=[90, 90], events_required=[40, 40])
+    with pytest.raises(AssertionError, match="sample_size_adequate: passed False, recomputed True"):
+        pc.check_gate(gate, comparison, validation, warned.status, sample_size=easier,
+                      cohort=(94, 40))
+    required = ship_gate(comparison, validation, sample_size=need, cohort=(94, 40),
+                         sample_size_rule="require")
+    assert pc.check_gate(roundtrip(required.as_frame()), comparison, validation, pc.NOT_FIT,
+                         sample_size=need, cohort=(94, 40), sample_size_rule="require") == 6
+    # a table written before the blocking column existed: every criterion blocks
+    old = gate.drop(columns="blocking")
+    with pytest.raises(AssertionError, match="gate table verdict"):
+        pc.check_gate(old, comparison, validation, warned.status, sample_size=need, cohort=(94, 40))
+
+
 def test_gate_without_a_selected_model_is_judged_on_the_reference(run):
     t = run["tables"]
     comparison = t["model_comparison"].assign(selected=False)

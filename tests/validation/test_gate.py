@@ -120,8 +120,13 @@ def test_the_slope_range_comes_from_the_study_settings():
     from analysis.study.settings import modelling_problems
 
     assert modelling_problems({"gate": {"slope_range": [1.3, 0.7], "min_auc": 0.6}}) == [
-        "modelling.gate: unknown key 'min_auc' (known: slope_range)",
+        "modelling.gate: unknown key 'min_auc' (known: slope_range, minimum_sample_size)",
         "modelling.gate.slope_range must be two increasing numbers [low, high]"]
+    assert modelling_problems({"gate": {"minimum_sample_size": "strict"}}) == [
+        "modelling.gate.minimum_sample_size must be 'warn' or 'require', got 'strict'"]
+    assert ModellingSettings().gate_sample_size == "warn"
+    assert ModellingSettings.from_mapping(
+        {"gate": {"minimum_sample_size": "require"}}).gate_sample_size == "require"
     with pytest.raises(StudyConfigError, match="modelling.gate must be a mapping"):
         ModellingSettings.from_mapping({"gate": [0.7, 1.3]})
 
@@ -136,7 +141,68 @@ def test_gate_table_round_trips_through_csv(tmp_path):
     assert back.describe() == verdict.describe()
 
 
+def requirement(n_required: float = 900, events_required: float = 270) -> pd.DataFrame:
+    """A sample_size table (riley_anticipated's shape) whose anticipated minimum is given."""
+    rows = [{"scenario": scenario, "criterion": criterion,
+             "n_required": n_required * (2 if scenario == "C - 0.05" else 1),
+             "events_required": events_required * (2 if scenario == "C - 0.05" else 1)}
+            for scenario in ("C - 0.05", "anticipated", "C + 0.05")
+            for criterion in ("shrinkage", "optimism", "overall_risk", "overall")]
+    return pd.DataFrame(rows)
+
+
+def test_a_cohort_below_rileys_minimum_is_a_caution_by_default():
+    verdict = ship_gate(comparison(), validation(), sample_size=requirement(), cohort=(200, 60))
+    assert verdict.status == FIT and verdict.reasons == ()
+    row = verdict.as_frame().set_index("criterion").loc["sample_size_adequate"]
+    assert (row["value"], bool(row["passed"]), bool(row["blocking"])) == (200.0, False, False)
+    assert row["threshold"] == ">= 900 patients, 270 events (Riley et al. 2020)"
+    (caution,) = verdict.cautions
+    assert caution.startswith("The cohort (200 patients, 60 events) is smaller than Riley")
+    text = verdict.describe()
+    assert text.startswith("**Ship gate passed") and "**Caution:** " + caution in text
+    # the caution is not quoted among the passed criteria
+    assert text.count("smaller than Riley") == 1
+
+
+def test_rileys_minimum_blocks_when_the_study_requires_it():
+    verdict = ship_gate(comparison(), validation(), sample_size=requirement(), cohort=(200, 60),
+                        sample_size_rule="require")
+    assert verdict.status == NOT_FIT and verdict.cautions == ()
+    assert "no model is shipped from it" in verdict.reasons[0]
+    # the events count alone can fail it: 900 patients but 200 events < 270
+    assert not ship_gate(comparison(), validation(), sample_size=requirement(),
+                         cohort=(900, 200), sample_size_rule="require").fit
+    reached = ship_gate(comparison(), validation(), sample_size=requirement(),
+                        cohort=(900, 270), sample_size_rule="require")
+    assert reached.fit and reached.cautions == ()
+    assert "reaches Riley et al.'s minimum" in reached.describe()
+
+
+def test_an_undefined_minimum_is_not_counted_as_met():
+    verdict = ship_gate(comparison(), validation(), cohort=(200, 60),
+                        sample_size=requirement(np.nan, np.nan))
+    assert verdict.fit and "undefined" in verdict.cautions[0]
+
+
+def test_cautions_round_trip_and_old_tables_without_blocking_still_read(tmp_path):
+    verdict = ship_gate(comparison(), validation(1.6), sample_size=requirement(),
+                        cohort=(200, 60))
+    path = tmp_path / "gate.csv"
+    verdict.as_frame().to_csv(path, index=False)
+    back = verdict_from_table(pd.read_csv(path))
+    assert (back.status, back.reasons, back.cautions) == (NOT_FIT, verdict.reasons,
+                                                          verdict.cautions)
+    assert back.describe() == verdict.describe()
+    old = pd.read_csv(path).drop(columns="blocking")  # every criterion blocked before
+    assert verdict_from_table(old).reasons == verdict.reasons + verdict.cautions
+
+
 @pytest.mark.parametrize("call, message", [
+    (lambda: ship_gate(comparison(), validation(), sample_size=requirement(), cohort=(1, 1),
+                       sample_size_rule="strict"), "sample_size_rule must be"),
+    (lambda: ship_gate(comparison(), validation(), sample_size=pd.DataFrame({"n": [1]}),
+                       cohort=(1, 1)), "sample_size must be"),
     (lambda: ship_gate("table", validation()), "must be DataFrames"),
     (lambda: ship_gate(comparison().drop(columns="selected"), validation()), "selected"),
     (lambda: ship_gate(comparison(), validation().drop(columns="corrected")), "corrected"),

@@ -5,7 +5,9 @@ access log). :func:`create_app` builds the :class:`shiny.App`:
 
 - the study's title and the model's name; a red banner ``Not for clinical use: <reasons>``
   when ``model.json`` says the model failed the ship gate. Such a model gives no
-  probability unless ``allow_unvalidated`` is set; the banner stays either way;
+  probability unless ``allow_unvalidated`` is set; the banner stays either way; an amber
+  banner ``Caution: <cautions>`` with the gate's cautions (``status_cautions``: a cohort
+  below Riley's minimum sample size);
 - the form from the model's own codebook (:func:`analysis.app.form.form_fields`: derive
   inputs such as height and weight in place of BMI) and a "Calculate" button;
 - the result, computed by :func:`analysis.explain.factors.explain_patients` - the scoring
@@ -68,6 +70,8 @@ STYLE = """
 body { max-width: 60rem; margin: 0 auto; padding: 1rem; font-family: system-ui, sans-serif; }
 .banner-red { background: #b00020; color: #fff; padding: .75rem 1rem; border-radius: .25rem;
               font-weight: 600; margin: 1rem 0; }
+.banner-amber { background: #fff4e5; color: #5f3700; border: 1px solid #e8a33d;
+                padding: .75rem 1rem; border-radius: .25rem; margin: 1rem 0; }
 .field { margin-bottom: .5rem; }
 .field-hint { color: #555; font-size: .85rem; }
 .field-message { color: #b00020; font-weight: 600; }
@@ -335,6 +339,7 @@ def create_app(study_or_folder, *, root: str | os.PathLike | None = None,
     id_column = meta["id"]["name"] if meta.get("id") else None
     gated = meta.get("status") != FIT
     reasons = " ".join(str(r) for r in meta.get("status_reasons") or []) or "no reason recorded"
+    cautions = " ".join(str(c) for c in meta.get("status_cautions") or [])
     card_html = render_card((folder / CARD_FILE).read_text(encoding="utf-8"))
     title = str(meta.get("title") or meta.get("study"))
     labels = {name: str(entry.get("label") or name) for name, entry in meta["predictors"].items()}
@@ -342,11 +347,14 @@ def create_app(study_or_folder, *, root: str | os.PathLike | None = None,
     def page(request):
         banner = (ui.div(f"Not for clinical use: {reasons}", id="status-banner",
                          class_="banner-red", role="alert") if gated else None)
+        caution = (ui.div(f"Caution: {cautions}", id="caution-banner", class_="banner-amber",
+                          role="note") if cautions else None)
         return ui.page_fluid(
             ui.head_content(ui.tags.title(f"{title}: calculator"), ui.tags.style(STYLE)),
             ui.h1(title, id="study-title"),
             ui.p("Model: ", ui.tags.span(str(meta.get("model_name")), id="model-name")),
             banner,
+            caution,
             ui.div(*[_field_ui(f, ids[f.name], labels) for f in fields], id="form"),
             ui.p("* required", class_="field-hint"),
             ui.input_action_button("calculate", "Calculate", class_="btn-primary"),

@@ -286,7 +286,8 @@ def gate_verdict(paths: StudyPaths) -> GateVerdict | None:
     if status not in (FIT, NOT_FIT):
         raise AnalysisError(f"{meta_path}: unknown status {status!r}")
     return GateVerdict(status, tuple(str(r) for r in meta.get("status_reasons") or ()),
-                       meta.get("model_name"))
+                       meta.get("model_name"),
+                       cautions=tuple(str(c) for c in meta.get("status_cautions") or ()))
 
 
 #: The manuscript's own table of the participant flow (inserted by the report, not a notebook).
@@ -313,6 +314,8 @@ LABEL_FILES = {
     "fig-decision-curve": ("table", "decision_curve"),
     "tbl-subgroups": ("table", "subgroups"),
     "tbl-sample-size": ("table", "sample_size"),
+    "tbl-instability": ("table", "instability"),
+    "fig-instability": ("table", "instability"),
     "tbl-flexible-terms": ("table", "flexible_terms"),
     "fig-nomogram": ("figure", "*nomogram*"),
     "fig-importance": ("table", "permutation_importance"),

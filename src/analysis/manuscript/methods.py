@@ -42,6 +42,7 @@ _GATE_TEXT = {
     "beats_null_brier": "its cross-validated Brier score is below the intercept-only model's",
     "auc_ci_excludes_0.5": "the 95% CI of its cross-validated AUC excludes 0.5",
     "calibration_slope_in_range": "its optimism-corrected calibration slope lies in {threshold}",
+    "sample_size_adequate": "the cohort reaches Riley et al.'s minimum sample size ({threshold})",
 }
 
 
@@ -299,7 +300,18 @@ def _development(study, paths, facts, cite) -> str:
     n, events = comparison["n"].iloc[0], comparison["events"].iloc[0]
     if is_number(n) and is_number(events) and float(n):
         text += f" (outcome prevalence {percent(float(events) / float(n))})"
-    return text + ", so predicted probabilities keep their calibration."
+    text += ", so predicted probabilities keep their calibration."
+    if study.phenotype_predictor:
+        k = study.phenotypes.get("k")
+        classes = (f"{int(k)} classes (pre-specified)" if k else
+                   "the number of classes with the lowest BIC, chosen once on the phenotype "
+                   "variables without the outcome")
+        text += (" The patient's phenotype (the most probable class of a latent class model of "
+                 + "; ".join(escape_text(study.label(v)) for v in study.phenotypes["variables"])
+                 + f", with {classes}) was offered to every model as a categorical candidate "
+                 "predictor; the latent class model was refitted inside every cross-validation "
+                 "fold and bootstrap resample.")
+    return text
 
 
 def _validation(study, paths, facts, cite) -> str:
@@ -322,7 +334,14 @@ def _validation(study, paths, facts, cite) -> str:
         methods = list(dict.fromkeys(validation["method"].dropna().astype(str)))
         text += (" (method per metric: " + "; ".join(escape_text(m) for m in methods) + ")"
                  + see(paths, "tbl-validation"))
-    return text + ". The data were not split into development and test sets; no external data were used."
+    text += ". The data were not split into development and test sets; no external data were used."
+    if read_table(paths, "instability") is not None:
+        text += (" The stability of the final model's predictions was examined with the bootstrap "
+                 f"models {cite('riley_collins')}: each patient's predicted risk under every "
+                 "bootstrap model against the final model's (mean absolute prediction error), and "
+                 "the calibration slope of each bootstrap model on the development cohort"
+                 + see(paths, "tbl-instability", "fig-instability") + ".")
+    return text
 
 
 def _measures(study, paths, facts, cite) -> str:
@@ -376,6 +395,8 @@ def _gate(paths) -> str:
     criteria = [
         _GATE_TEXT.get(str(r["criterion"]), escape_text(str(r["criterion"]))).format(
             threshold=escape_text(str(r["threshold"])))
+        + ("" if str(r.get("blocking", True)).strip().lower() in ("true", "1", "1.0")
+           else " (a caution stated with the verdict, not a condition of it)")
         for _, r in table.iterrows()]
     return lead + "Its criteria: " + "; ".join(f"({i}) {c}" for i, c in enumerate(criteria, 1)) + "."
 

@@ -28,6 +28,9 @@ REFERENCES = {
               "regression. Stat Med. 2002;21(16):2409-2419.",
     "riley": "Riley RD, Ensor J, Snell KIE, et al. Calculating the sample size required for "
              "developing a clinical prediction model. BMJ. 2020;368:m441.",
+    "riley_collins": "Riley RD, Collins GS. Stability of clinical prediction models developed "
+                     "using statistical or machine learning methods. Biom J. "
+                     "2023;65(8):e2200302.",
     "vickers": "Vickers AJ, Elkin EB. Decision curve analysis: a novel method for evaluating "
                "prediction models. Med Decis Making. 2006;26(6):565-574.",
     "van_calster": "Van Calster B, McLernon DJ, van Smeden M, Wynants L, Steyerberg EW. "

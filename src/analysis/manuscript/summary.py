@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
+
 from analysis.errors import AnalysisError
 from analysis.formatting import escape_text, estimate_with_ci, percent, proportion_with_ci
 from analysis.manuscript.evidence import (
@@ -30,6 +32,7 @@ CRITERIA = {
     "beats_null_brier": "a lower Brier score than the intercept-only model",
     "auc_ci_excludes_0.5": "an AUC whose 95% CI excludes 0.5",
     "calibration_slope_in_range": "a corrected calibration slope in {threshold}",
+    "sample_size_adequate": "a cohort of at least Riley et al.'s minimum sample size ({threshold})",
 }
 
 
@@ -132,14 +135,22 @@ def _verdict_sentence(paths, result) -> str:
     model = escape_text(verdict.model or "the model")
     if result is not None and verdict.model == result.model:
         model = escape_text(result.label)
+    is_blocking = (table["blocking"].astype(bool) if "blocking" in table
+                   else pd.Series(True, index=table.index))
+    blocking = table[is_blocking]
+    cautions = [_criterion(row) for _, row in table[~is_blocking].iterrows() if not row["passed"]]
+    caution = (" Caution: the model lacks " + "; ".join(cautions) + ", so its calibration in new "
+               "patients is uncertain." if cautions else "")
     if verdict.fit:
-        return (f"Ship gate: **{model} is fit for clinical use**, meeting all {len(table)} "
-                "pre-specified criteria, subject to external validation in the setting of use.")
+        return (f"Ship gate: **{model} is fit for clinical use**, meeting all {len(blocking)} "
+                "pre-specified criteria, subject to external validation in the setting of use."
+                + caution)
     if not len(table):
         return f"Ship gate: **no model is fit for clinical use** ({model} is kept for audit only)."
-    failed = [_criterion(row) for _, row in table.iterrows() if not row["passed"]]
+    failed = [_criterion(row) for _, row in blocking.iterrows() if not row["passed"]]
     return (f"Ship gate: **no model is fit for clinical use**; {model} is kept for audit only, "
-            f"failing {len(failed)} of {len(table)} criteria (" + "; ".join(failed) + ").")
+            f"failing {len(failed)} of {len(blocking)} criteria (" + "; ".join(failed) + ")."
+            + caution)
 
 
 def summary_markdown(study, paths: StudyPaths | None = None) -> str:

@@ -77,8 +77,8 @@ from analysis.study.paths import BENEFIT_FOLDER
 
 __all__ = ["IntervalWarning", "PreparedPatients", "UnvalidatedModelError", "add_predict_parser",
            "main", "option_column", "option_name", "predict_patients", "preload", "prepare_patients",
-           "probability_interval", "range_warnings", "rejected_path", "score_prepared",
-           "score_valid_rows", "status_warning"]
+           "probability_interval", "range_warnings", "refit_probabilities", "rejected_path",
+           "score_prepared", "score_valid_rows", "status_warning"]
 
 ROW_COLUMN = "row"
 REJECTED_COLUMNS = ["row", "column", "rule", "value"]
@@ -443,6 +443,40 @@ def _score(pipeline, meta, typed: pd.DataFrame, id_col, rows, status: str = "",
     return out
 
 
+def refit_probabilities(refits, X: pd.DataFrame) -> np.ndarray:
+    """The probability of the positive class under each bootstrap refit, one row per refit.
+
+    Parameters
+    ----------
+    refits : sequence of fitted estimators
+        :func:`analysis.models.artifact.load_refits`.
+    X : DataFrame
+        Typed predictor columns.
+
+    Returns
+    -------
+    ndarray, shape (len(refits), len(X))
+        A refit that cannot score the rows gives a row of NaN.
+
+    Examples
+    --------
+    >>> from sklearn.dummy import DummyClassifier
+    >>> X = pd.DataFrame({"x": [0.0, 1.0]})
+    >>> refit_probabilities([DummyClassifier().fit(X, [0, 1])], X).tolist()
+    [[0.5, 0.5]]
+    """
+    draws = np.full((len(refits), len(X)), np.nan)
+    with warnings.catch_warnings():
+        # a refit whose bootstrap sample missed a rare level meets it as unknown: ignored
+        warnings.filterwarnings("ignore", message="Found unknown categories")
+        for i, model in enumerate(refits):
+            try:
+                draws[i] = _positive_class(model, X)
+            except AnalysisError:
+                pass
+    return draws
+
+
 def probability_interval(refits, X: pd.DataFrame, *, level: float = INTERVAL_LEVEL
                          ) -> tuple[np.ndarray, np.ndarray]:
     """Percentile interval of the probability over bootstrap refits, one per row of ``X``.
@@ -479,16 +513,8 @@ def probability_interval(refits, X: pd.DataFrame, *, level: float = INTERVAL_LEV
         return nan, nan.copy()
     if not 0 < float(level) < 1:
         raise AnalysisError(f"level: must be between 0 and 1, got {level!r}")
-    draws = np.full((len(refits), len(X)), np.nan)
-    failed = 0
-    with warnings.catch_warnings():
-        # a refit whose bootstrap sample missed a rare level meets it as unknown: ignored
-        warnings.filterwarnings("ignore", message="Found unknown categories")
-        for i, model in enumerate(refits):
-            try:
-                draws[i] = _positive_class(model, X)
-            except AnalysisError:
-                failed += 1
+    draws = refit_probabilities(refits, X)
+    failed = int(np.isnan(draws).all(axis=1).sum()) if len(X) else 0
     if failed:
         warnings.warn(f"{failed} of {len(refits)} bootstrap refits could not score the input; "
                       "the 95% interval uses the others", IntervalWarning, stacklevel=3)

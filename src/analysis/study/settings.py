@@ -257,6 +257,10 @@ class ModellingSettings:
     #: study.yaml ``modelling.gate.slope_range``: the ship gate's acceptable corrected
     #: calibration slopes (:func:`analysis.validation.gate.ship_gate`).
     gate_slope_range: tuple[float, float] = (0.7, 1.3)
+    #: study.yaml ``modelling.gate.minimum_sample_size``: a cohort below Riley's minimum
+    #: sample size is a caution beside the gate's verdict (``"warn"``) or makes the model
+    #: not fit for clinical use (``"require"``).
+    gate_sample_size: str = "warn"
 
     @classmethod
     def from_mapping(cls, raw: Mapping | None, *, smoke: bool = False) -> ModellingSettings:
@@ -300,6 +304,7 @@ class ModellingSettings:
             anticipated_c=None if values["anticipated_c"] is None else float(values["anticipated_c"]),
             rule=rule,
             gate_slope_range=tuple(float(v) for v in gate.get("slope_range", (0.7, 1.3))),
+            gate_sample_size=gate.get("minimum_sample_size", "warn"),
         )
         return settings.smoke_mode() if smoke else settings
 
@@ -453,10 +458,15 @@ def _selection_problems(spec) -> list[str]:
 
 
 def _gate_problems(spec) -> list[str]:
+    known = ("slope_range", "minimum_sample_size")
     if not isinstance(spec, Mapping):
-        return ["modelling.gate must be a mapping (slope_range)"]
-    problems = [f"modelling.gate: unknown key {key!r} (known: slope_range)"
-                for key in spec if key != "slope_range"]
+        return [f"modelling.gate must be a mapping ({', '.join(known)})"]
+    problems = [f"modelling.gate: unknown key {key!r} (known: {', '.join(known)})"
+                for key in spec if key not in known]
+    rule = spec.get("minimum_sample_size", "warn")
+    if rule not in ("warn", "require"):
+        problems.append("modelling.gate.minimum_sample_size must be 'warn' or 'require', "
+                        f"got {rule!r}")
     rng = spec.get("slope_range", (0.7, 1.3))
     if not (isinstance(rng, list | tuple) and len(rng) == 2 and all(_is_number(v) for v in rng)
             and rng[0] < rng[1]):

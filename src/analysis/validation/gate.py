@@ -9,7 +9,20 @@ A model is shipped as a prediction tool only when all of these hold (issue 11):
    (``auc_ci_lower``, ``auc_ci_upper``) excludes 0.5;
 3. its corrected calibration slope (validation table, row ``calibration_slope``, column
    ``corrected``: the slope of the *shipped* model, recalibration included) lies in
-   ``modelling.gate.slope_range`` of study.yaml (default 0.7-1.3).
+   ``modelling.gate.slope_range`` of study.yaml (default 0.7-1.3);
+4. when study.yaml sets ``modelling.gate.minimum_sample_size: require``, the cohort
+   reaches Riley et al.'s (BMJ 2020) minimum sample size for the model (the ``overall``
+   requirement at the anticipated C, :func:`analysis.validation.sample_size.riley_anticipated`).
+   By default (``warn``) this criterion does not block: a cohort below the minimum is a
+   *caution* stated beside the verdict, because at 100-200 patients even a correctly
+   specified model's calibration slope in new patients varies widely from one cohort to the
+   next (benchmarks/oracle.py: the true-formula model lands within 0.8-1.2 in only 35-60%
+   of simulated cohorts of the demo sizes), and no internal validation can tell which
+   cohort one has.  ``require`` is the stricter choice of Riley et al.: no model is shipped
+   from a cohort below the minimum.
+
+Each row of ``gate.csv`` says whether it is ``blocking``; only blocking criteria decide the
+status, and a failed non-blocking one is one of the verdict's ``cautions``.
 
 Otherwise the study's outcome is "no model fit for clinical use": the model is still
 saved, with ``"status": "not-for-clinical-use"`` and the reasons in ``model.json``, and
@@ -32,6 +45,7 @@ from analysis.errors import AnalysisError
 __all__ = [
     "DEFAULT_SLOPE_RANGE",
     "FIT",
+    "SAMPLE_SIZE_RULES",
     "GATE_COLUMNS",
     "NOT_FIT",
     "GateVerdict",
@@ -43,8 +57,12 @@ FIT = "fit-for-clinical-use"
 NOT_FIT = "not-for-clinical-use"
 #: Default acceptable range of the shipped model's corrected calibration slope.
 DEFAULT_SLOPE_RANGE = (0.7, 1.3)
-#: Columns of the ``gate.csv`` table, in order.
-GATE_COLUMNS = ("criterion", "model", "value", "threshold", "passed", "note")
+#: Columns of the ``gate.csv`` table, in order (``blocking``: whether a failure of the
+#: criterion makes the model not fit for clinical use, or is a caution only).
+GATE_COLUMNS = ("criterion", "model", "value", "threshold", "passed", "note", "blocking")
+#: ``modelling.gate.minimum_sample_size``: a cohort below Riley's minimum is a caution
+#: (``warn``, the default) or makes the model not fit for clinical use (``require``).
+SAMPLE_SIZE_RULES = ("warn", "require")
 #: The null model every candidate must beat.
 NULL_MODEL = "intercept_only"
 _SCORE_NAMES = {"log_loss": "log loss", "brier": "Brier score"}
@@ -59,12 +77,15 @@ class GateVerdict:
     status : str
         ``"fit-for-clinical-use"`` or ``"not-for-clinical-use"``.
     reasons : tuple of str
-        One plain sentence, with its numbers, per failed criterion (empty when fit).
+        One plain sentence, with its numbers, per failed blocking criterion (empty when fit).
     model : str or None
         The model the criteria were evaluated on (the selected one, or the model kept
         for audit when none was selected).
     table : pandas.DataFrame
         The ``gate.csv`` table (:data:`GATE_COLUMNS`).
+    cautions : tuple of str
+        One plain sentence per failed non-blocking criterion (the cohort below Riley's
+        minimum sample size under the default ``warn`` rule): said beside the verdict.
 
     Examples
     --------
@@ -78,6 +99,7 @@ class GateVerdict:
     model: str | None
     table: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=GATE_COLUMNS),
                                 compare=False, repr=False)
+    cautions: tuple[str, ...] = ()
 
     def __post_init__(self):
         if self.status not in (FIT, NOT_FIT):
@@ -94,7 +116,7 @@ class GateVerdict:
         Examples
         --------
         >>> list(GateVerdict(FIT, (), "m").as_frame().columns)
-        ['criterion', 'model', 'value', 'threshold', 'passed', 'note']
+        ['criterion', 'model', 'value', 'threshold', 'passed', 'note', 'blocking']
         """
         return self.table.reindex(columns=list(GATE_COLUMNS)).reset_index(drop=True)
 
@@ -102,22 +124,32 @@ class GateVerdict:
         """One Markdown paragraph stating the verdict with its numbers.
 
         When the gate fails it opens with "No model fit for clinical use" and lists the
-        reasons; when it passes it quotes the numbers of every criterion.
+        reasons; when it passes it quotes the numbers of every criterion.  Cautions follow
+        in both cases, under **Caution:**.
 
         Examples
         --------
         >>> GateVerdict(FIT, (), "logistic").describe()[:60]
         '**Ship gate passed: logistic is fit for clinical use** (subj'
         """
-        notes = [str(n) for n in self.as_frame()["note"] if isinstance(n, str) and n]
+        caution = (" **Caution:** " + " ".join(self.cautions)) if self.cautions else ""
         if self.fit:
+            frame = self.as_frame()
+            notes = [str(n) for n, ok in zip(frame["note"], frame["passed"], strict=True)
+                     if isinstance(n, str) and n and _truthy(ok)]
             detail = " ".join(notes)
             return (f"**Ship gate passed: {self.model} is fit for clinical use** (subject to "
-                    f"external validation in the setting of use). {detail}").strip()
+                    f"external validation in the setting of use). {detail}").strip() + caution
         audit = (f" {self.model} is saved for audit only: its model.json says "
                  f"\"status\": \"{NOT_FIT}\" and `analysis predict` refuses it unless "
                  "`--allow-unvalidated` is given." if self.model else "")
-        return ("**No model fit for clinical use.** " + " ".join(self.reasons) + audit)
+        return ("**No model fit for clinical use.** " + " ".join(self.reasons) + audit
+                + caution)
+
+
+def _truthy(value) -> bool:
+    """A ``passed``/``blocking`` cell as a bool (a CSV read back holds strings)."""
+    return str(value).strip().lower() in ("true", "1", "1.0")
 
 
 def _row(comparison: pd.DataFrame, model: str) -> pd.Series | None:
@@ -155,6 +187,9 @@ def ship_gate(
     model: str | None = None,
     null_model: str = NULL_MODEL,
     scores: tuple[str, ...] = ("log_loss", "brier"),
+    sample_size: pd.DataFrame | None = None,
+    cohort: tuple[int, int] | None = None,
+    sample_size_rule: str = "warn",
 ) -> GateVerdict:
     """Decide whether the selected model is fit for clinical use.
 
@@ -176,6 +211,16 @@ def ship_gate(
     scores : tuple of str, default ("log_loss", "brier")
         Proper scores (lower is better) on which the model must beat ``null_model``;
         a score whose column is absent is skipped.
+    sample_size : pandas.DataFrame, optional
+        Notebook 06's ``sample_size`` table
+        (:func:`analysis.validation.sample_size.riley_anticipated`); its ``anticipated``
+        scenario's ``overall`` row is the minimum.  Without it (or without ``cohort``) the
+        criterion is not judged.
+    cohort : tuple of int, optional
+        ``(patients, events)`` of the development cohort.
+    sample_size_rule : {"warn", "require"}, default "warn"
+        ``modelling.gate.minimum_sample_size``: whether a cohort below the minimum is a
+        caution or makes the model not fit for clinical use.
 
     Returns
     -------
@@ -199,6 +244,14 @@ def ship_gate(
     'fit-for-clinical-use'
     >>> ship_gate(comparison, validation.assign(corrected=0.5)).reasons  # doctest: +ELLIPSIS
     ('The corrected calibration slope of logistic is 0.50, outside [0.7, 1.3]...',)
+    >>> need = pd.DataFrame({"scenario": ["anticipated"], "criterion": ["overall"],
+    ...                      "n_required": [900], "events_required": [270]})
+    >>> v = ship_gate(comparison, validation, sample_size=need, cohort=(200, 60))
+    >>> v.status, v.cautions[0][:52]
+    ('fit-for-clinical-use', 'The cohort (200 patients, 60 events) is smaller than')
+    >>> ship_gate(comparison, validation, sample_size=need, cohort=(200, 60),
+    ...           sample_size_rule="require").status
+    'not-for-clinical-use'
     """
     if not isinstance(comparison, pd.DataFrame) or not isinstance(validation, pd.DataFrame):
         raise AnalysisError("comparison and validation must be DataFrames (notebooks 05 and 06)")
@@ -214,15 +267,20 @@ def ship_gate(
         raise AnalysisError(f"slope_range must be two numbers, got {slope_range!r}") from exc
     if not (np.isfinite(low) and np.isfinite(high) and low < high):
         raise AnalysisError(f"slope_range must be two increasing numbers, got {slope_range!r}")
+    if sample_size_rule not in SAMPLE_SIZE_RULES:
+        raise AnalysisError(f"sample_size_rule must be one of {SAMPLE_SIZE_RULES}, "
+                            f"got {sample_size_rule!r}")
 
     rows: list[dict] = []
     reasons: list[str] = []
+    cautions: list[str] = []
 
-    def add(criterion, name, value, threshold, passed, note, reason=None):
+    def add(criterion, name, value, threshold, passed, note, reason=None, blocking=True):
         rows.append({"criterion": criterion, "model": name, "value": value,
-                     "threshold": threshold, "passed": bool(passed), "note": note})
+                     "threshold": threshold, "passed": bool(passed), "note": note,
+                     "blocking": bool(blocking)})
         if not passed:
-            reasons.append(reason or note)
+            (reasons if blocking else cautions).append(reason or note)
 
     chosen = comparison.loc[comparison["selected"].fillna(False).astype(bool), "model"]
     null = _row(comparison, null_model)
@@ -286,9 +344,48 @@ def ship_gate(
             + (f"within {span}." if passed else
                f"outside {span}: its predicted risks would be miscalibrated in new patients."))
 
+    if sample_size is not None and cohort is not None:
+        _judge_sample_size(add, name, sample_size, cohort, sample_size_rule == "require")
+
     table = pd.DataFrame(rows, columns=list(GATE_COLUMNS))
-    status = FIT if table["passed"].all() else NOT_FIT
-    return GateVerdict(status, tuple(reasons), name, table)
+    status = FIT if table.loc[table["blocking"], "passed"].all() else NOT_FIT
+    return GateVerdict(status, tuple(reasons), name, table, tuple(cautions))
+
+
+def _judge_sample_size(add, name, requirement: pd.DataFrame, cohort, blocking: bool) -> None:
+    """The ``sample_size_adequate`` row: the cohort against Riley's ``overall`` minimum."""
+    needed = {"scenario", "criterion", "n_required", "events_required"}
+    if not isinstance(requirement, pd.DataFrame) or not needed <= set(requirement.columns):
+        raise AnalysisError(f"sample_size must be the sample_size table (columns {sorted(needed)})")
+    try:
+        n, events = (int(v) for v in cohort)
+    except (TypeError, ValueError) as exc:
+        raise AnalysisError(f"cohort must be (patients, events), got {cohort!r}") from exc
+    rows = requirement[(requirement["scenario"] == "anticipated")
+                       & (requirement["criterion"] == "overall")]
+    need_n = _num(rows.iloc[0], "n_required") if len(rows) else np.nan
+    need_e = _num(rows.iloc[0], "events_required") if len(rows) else np.nan
+    have = f"The cohort ({n:,} patients, {events:,} events)"
+    consequence = ("so no model is shipped from it (modelling.gate.minimum_sample_size: require)."
+                   if blocking else
+                   "so the model's calibration in new patients is uncertain: at this size even a "
+                   "correctly specified model's calibration slope varies widely between cohorts. "
+                   "Validate it externally before relying on its predicted risks.")
+    if not (np.isfinite(need_n) and np.isfinite(need_e)):
+        add("sample_size_adequate", name, float(n), "Riley minimum (undefined)", False,
+            f"{have}: Riley's minimum sample size is undefined (the anticipated C statistic is "
+            f"not above 0.5), {consequence}", blocking=blocking)
+        return
+    threshold = f">= {int(need_n):,} patients, {int(need_e):,} events (Riley et al. 2020)"
+    passed = n >= need_n and events >= need_e
+    if passed:
+        note = (f"{have} reaches Riley et al.'s minimum sample size for this model "
+                f"({int(need_n):,} patients, {int(need_e):,} events).")
+    else:
+        note = (f"{have} is smaller than Riley et al.'s minimum sample size for this model "
+                f"({int(need_n):,} patients, {int(need_e):,} events at the anticipated C), "
+                f"{consequence}")
+    add("sample_size_adequate", name, float(n), threshold, passed, note, blocking=blocking)
 
 
 def verdict_from_table(table: pd.DataFrame) -> GateVerdict:
@@ -304,12 +401,18 @@ def verdict_from_table(table: pd.DataFrame) -> GateVerdict:
     """
     if not isinstance(table, pd.DataFrame):
         raise AnalysisError("table must be a DataFrame (gate.csv)")
+    if "blocking" not in table.columns:  # a table written before cautions existed
+        table = table.assign(blocking=True)
     missing = [c for c in GATE_COLUMNS if c not in table.columns]
     if missing or not len(table):
         raise AnalysisError(f"gate table lacks column(s) {missing} or rows (see ship_gate)")
-    passed = table["passed"].map(lambda v: str(v).strip().lower() in ("true", "1", "1.0"))
-    status = FIT if passed.all() else NOT_FIT
-    reasons = tuple(str(n) for n, ok in zip(table["note"], passed, strict=True) if not ok)
+    passed = table["passed"].map(_truthy)
+    blocking = table["blocking"].map(_truthy)
+    status = FIT if passed[blocking].all() else NOT_FIT
+    failed = [(str(n), b) for n, ok, b in zip(table["note"], passed, blocking, strict=True)
+              if not ok]
+    reasons = tuple(n for n, b in failed if b)
+    cautions = tuple(n for n, b in failed if not b)
     models = [m for m in table["model"] if isinstance(m, str) and m]
-    table = table.assign(passed=passed)
-    return GateVerdict(status, reasons, models[0] if models else None, table)
+    table = table.assign(passed=passed, blocking=blocking)
+    return GateVerdict(status, reasons, models[0] if models else None, table, cautions)
