@@ -41,6 +41,14 @@ export OMP_NUM_THREADS ?= 1
 export OPENBLAS_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 
+# Resampling workers inside notebooks 05 and 06 (their n_jobs parameter). When make runs
+# notebooks side by side (-j > 1, the default), two kernels already keep the cores busy and
+# a worker pool per kernel only adds start-up and oversubscription: one process each
+# (measured on 2 cores: make all 328 s with pools, 301 s without). `make -j1` lets each
+# notebook use every core; `RESAMPLING_JOBS=...` on the command line wins.
+# (expanded in the recipe: only there does MAKEFLAGS hold the command line's -j)
+RESAMPLING_JOBS ?= $(if $(filter -j1,$(MAKEFLAGS)),-1,1)
+
 STUDY ?= ibd-biologics
 FORMAT ?= html
 SMOKE ?=
@@ -116,8 +124,10 @@ $(DEPS_MK): $(wildcard notebooks/*.ipynb) $(PKG_SRC)
 # notebook_rule(NAME, PREREQUISITES): execute notebooks/NAME.ipynb for a study
 define notebook_rule
 reports/%/notebooks/$(1).ipynb: notebooks/$(1).ipynb $(2) $$(NOTEBOOK_SRC_$(1)) | $(KERNEL_STAMP)
-	$$(PY) -m analysis run $$< $$@ --study $$* $$(RUN_FLAGS)
+	$$(PY) -m analysis run $$< $$@ --study $$* $$(RUN_FLAGS) $$(NOTEBOOK_ARGS_$(1))
 endef
+NOTEBOOK_ARGS_05-compare-models = -p n_jobs=$(RESAMPLING_JOBS)
+NOTEBOOK_ARGS_06-validate-model = -p n_jobs=$(RESAMPLING_JOBS)
 PREPARED := reports/%/notebooks/01-prepare-cohort.ipynb
 $(eval $(call notebook_rule,01-prepare-cohort,data/%/study.yaml $$$$(call raw_inputs,$$$$*)))
 $(eval $(call notebook_rule,02-describe-cohort,$(PREPARED)))
