@@ -96,8 +96,8 @@ benchmarks: all ## external validation against the truth, and timing of 05 + 06 
 app: $(KERNEL_STAMP) ## serve the prediction tool of STUDY's saved model (HOST=127.0.0.1 PORT=8000; ALLOW_UNVALIDATED=1 for a gated model)
 	$(PY) -m analysis app --study $(STUDY) --host $(or $(HOST),127.0.0.1) --port $(or $(PORT),8000)
 
-screenshot: $(KERNEL_STAMP) ## refresh docs/prediction-tool.png from STUDY's saved model (headless Debian chromium)
-	$(PY) -m analysis.app.screenshot --study $(STUDY) --out docs/prediction-tool.png
+screenshot: $(KERNEL_STAMP) ## refresh docs/prediction-tool.png from STUDY's saved model (headless Debian chromium; ALLOW_UNVALIDATED=1 for a gated model)
+	$(PY) -m analysis.app.screenshot --study $(STUDY) --out docs/prediction-tool.png $(if $(filter 1,$(ALLOW_UNVALIDATED)),--allow-unvalidated)
 
 lint: $(ENV_STAMP) ## ruff, and the layer contract of the package (import-linter)
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -34,10 +34,12 @@ the same external sample (``--draws`` fresh development cohorts of the study's s
   06).  The issue's targets: ``slope_target_met`` - external slope within 0.8-1.2 wherever
   the gate lets the model through (empty when the gate stops it); ``ratio_target_met`` -
   AUC ratio at least that of the L2 model.  ``gate_cautions`` - the gate's non-blocking
-  cautions (``gate.csv``: the cohort below Riley's minimum sample size under the default
+  cautions (``gate.csv``: the cohort below Riley's minimum sample size when the study sets
   ``modelling.gate.minimum_sample_size: warn``); ``gate_status_if_required`` /
-  ``slope_target_met_if_required`` - the verdict and the slope target had the study set
-  ``minimum_sample_size: require``.
+  ``slope_target_met_if_required`` - the verdict and the slope target under
+  ``minimum_sample_size: require`` (the default: a cohort below the minimum blocks), and
+  ``gate_status_if_warned`` / ``slope_target_met_if_warned`` under ``warn`` (it is only a
+  caution).
 * ``large_*`` - the saved model's pipeline (same model, same tuning) refitted on one draw of
   ``--large-n`` patients (default 2000) prepared with the study's own rules: the pipeline
   itself recovers the truth once the sample is large enough.
@@ -78,7 +80,7 @@ from analysis.study.config import load_study
 from analysis.study.paths import study_paths
 from analysis.study.prepare import prepare_cohort, read_processed
 from analysis.synthetic import GENERATORS, write_demo_cohort
-from analysis.validation.gate import FIT, NOT_FIT, verdict_from_table
+from analysis.validation.gate import FIT, verdict_from_table
 from analysis.validation.resampling import fit_final
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -262,14 +264,21 @@ def flexible_and_plain_benchmark(study_name: str, X_ext: pd.DataFrame, y_ext,
 
 def gate_of(meta: dict, gate_table: Path | None = None) -> dict:
     """The ship gate's verdict saved in model.json (empty when the model predates the gate),
-    its cautions (``gate.csv``) and the verdict had every caution been blocking."""
+    its cautions (``gate.csv``), and the verdict under either ``minimum_sample_size`` rule:
+    ``_if_required`` (the sample-size criterion blocking, the default) and ``_if_warned``
+    (it only a caution)."""
     reasons = meta.get("status_reasons") or []
     out = {"gate_status": meta.get("status") or "",
            "gate_reasons": "; ".join(str(r) for r in reasons), "gate_cautions": ""}
+    out["gate_status_if_required"] = out["gate_status_if_warned"] = out["gate_status"]
     if gate_table is not None and gate_table.is_file():
-        cautions = verdict_from_table(pd.read_csv(gate_table)).cautions
-        out["gate_cautions"] = "; ".join(cautions)
-    out["gate_status_if_required"] = (NOT_FIT if out["gate_cautions"] else out["gate_status"])
+        table = pd.read_csv(gate_table)
+        out["gate_cautions"] = "; ".join(verdict_from_table(table).cautions)
+        size = table["criterion"] == "sample_size_adequate"
+        out["gate_status_if_required"] = verdict_from_table(
+            table.assign(blocking=True) if "blocking" in table else table).status
+        out["gate_status_if_warned"] = verdict_from_table(
+            table.assign(blocking=~size) if size.any() else table).status
     return out
 
 
@@ -327,6 +336,8 @@ def external_validation(study_name: str, n: int, seed: int, draws: int = 20,
     row["slope_target_met"] = _slope_ok(slope) if row["gate_status"] == FIT else None
     row["slope_target_met_if_required"] = (_slope_ok(slope) if row["gate_status_if_required"] == FIT
                                             else None)
+    row["slope_target_met_if_warned"] = (_slope_ok(slope) if row["gate_status_if_warned"] == FIT
+                                         else None)
     row["ratio_target_met"] = bool(row["auc_ratio"] >= row["l2_auc_ratio"])
     if draws:
         row.update(formula_benchmark(study_name, n, seed, draws))
@@ -365,7 +376,12 @@ def summary(row: dict) -> str:
                      f" {_f(row['formula_auc_ratio'], 3)}; median slope {_f(row['formula_median_slope'])}")
     lines.append(f"  targets: slope 0.8-1.2 where the gate passes: {slope_target};"
                  f" ratio >= L2's: {'met' if row['ratio_target_met'] else 'MISSED'}")
-    if row.get("gate_cautions"):
+    if row.get("gate_status_if_warned") != row.get("gate_status"):
+        warned = row.get("slope_target_met_if_warned")
+        lines.append("  the gate stops it for its sample size alone (below Riley's minimum); under"
+                     " `minimum_sample_size: warn` it would ship, slope target "
+                     + ("met" if warned else "MISSED"))
+    elif row.get("gate_cautions"):
         lines.append("  gate caution (minimum_sample_size: warn): the cohort is below Riley's minimum;"
                      " under `require` the gate would stop this model")
     return "\n".join(lines)

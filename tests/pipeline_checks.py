@@ -396,7 +396,7 @@ def _passed(value) -> bool:
 def check_gate(gate: pd.DataFrame, comparison: pd.DataFrame, validation: pd.DataFrame, status: str, *,
                reference: str | None = "logistic", slope_range=(0.7, 1.3),
                benchmark: str = "intercept_only", sample_size: pd.DataFrame | None = None,
-               cohort: tuple[int, int] | None = None, sample_size_rule: str = "warn") -> int:
+               cohort: tuple[int, int] | None = None, sample_size_rule: str = "require") -> int:
     """The ship gate (``gate.csv``) recomputed from ``model_comparison.csv`` and ``validation.csv``.
 
     The rules of issue 11, item 3: a model is fit for clinical use only if one model was
@@ -409,8 +409,9 @@ def check_gate(gate: pd.DataFrame, comparison: pd.DataFrame, validation: pd.Data
     ``passed`` is compared; the verdict (all criteria recomputed as passed) must match the
     table and ``status`` (``model.json``).  With ``sample_size`` (``sample_size.csv``) and
     ``cohort`` (patients, events), the cohort is also judged against Riley's ``overall``
-    minimum at the anticipated C: a blocking criterion only under ``sample_size_rule``
-    ``"require"``, otherwise a caution that leaves the verdict alone.  Returns the criteria
+    minimum at the anticipated C: a blocking criterion under ``sample_size_rule``
+    ``"require"`` (the default, as in study settings), a caution that leaves the verdict
+    alone under ``"warn"``.  Returns the criteria
     compared.
     """
     selected = comparison["selected"].astype(str).str.lower().eq("true")

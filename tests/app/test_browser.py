@@ -366,3 +366,31 @@ def test_screenshot_of_the_calculator_is_a_page_sized_png(servers, browser, tmp_
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
     assert width >= 1000 and height >= 600
+
+
+def test_screenshot_of_a_gated_model_waits_for_the_probability_or_says_why_not(servers, browser,
+                                                                                tmp_path):
+    """The red banner is on the page from the start: the picture waits for the result."""
+    from analysis.app.screenshot import capture
+
+    def height(path):
+        data = path.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n"
+        return int.from_bytes(data[20:24], "big")
+
+    out = capture(servers["allowed"], tmp_path / "allowed.png", browser=browser)
+    form_only = capture(servers["allowed"], tmp_path / "form.png", browser=browser,
+                        calculate=False)
+    assert height(out) > height(form_only) + 100  # the result is in the picture
+    page = browser.new_page()
+    try:  # what the picture shows: the banner and, after Calculate, a probability
+        page.goto(servers["allowed"])
+        page.wait_for_function("() => window.Shiny && window.Shiny.shinyapp "
+                               "&& window.Shiny.shinyapp.isConnected()")
+        page.click("#calculate")
+        page.wait_for_selector("#probability")
+        assert page.locator("#status-banner").count() == 1
+    finally:
+        page.close()
+    with pytest.raises(RuntimeError, match="shows no probability.*No probability is shown"):
+        capture(servers["gated"], tmp_path / "gated.png", browser=browser)

@@ -291,27 +291,29 @@ def test_the_sample_size_caution_is_recomputed_and_only_blocks_when_required(run
     comparison, validation = t["model_comparison"], t["validation"]
     need = pd.DataFrame({"scenario": ["C - 0.05", "anticipated"], "criterion": "overall",
                          "n_required": [5000, 900], "events_required": [2000, 270]})
-    warned = ship_gate(comparison, validation, sample_size=need, cohort=(94, 40))
+    warned = ship_gate(comparison, validation, sample_size=need, cohort=(94, 40),
+                       sample_size_rule="warn")
     gate = roundtrip(warned.as_frame())
     assert warned.status == pc.FIT and len(warned.cautions) == 1
     assert pc.check_gate(gate, comparison, validation, warned.status, sample_size=need,
-                         cohort=(94, 40)) == 6
-    # under "require" the same table would be a wrong verdict
+                         cohort=(94, 40), sample_size_rule="warn") == 6
+    # under "require" (the default) the same table would be a wrong verdict
     with pytest.raises(AssertionError, match="sample_size_adequate: blocking"):
         pc.check_gate(gate, comparison, validation, warned.status, sample_size=need,
-                      cohort=(94, 40), sample_size_rule="require")
+                      cohort=(94, 40))
     easier = need.assign(n_required=[90, 90], events_required=[40, 40])
     with pytest.raises(AssertionError, match="sample_size_adequate: passed False, recomputed True"):
         pc.check_gate(gate, comparison, validation, warned.status, sample_size=easier,
-                      cohort=(94, 40))
-    required = ship_gate(comparison, validation, sample_size=need, cohort=(94, 40),
-                         sample_size_rule="require")
+                      cohort=(94, 40), sample_size_rule="warn")
+    required = ship_gate(comparison, validation, sample_size=need, cohort=(94, 40))
+    assert required.status == pc.NOT_FIT
     assert pc.check_gate(roundtrip(required.as_frame()), comparison, validation, pc.NOT_FIT,
-                         sample_size=need, cohort=(94, 40), sample_size_rule="require") == 6
+                         sample_size=need, cohort=(94, 40)) == 6
     # a table written before the blocking column existed: every criterion blocks
     old = gate.drop(columns="blocking")
     with pytest.raises(AssertionError, match="gate table verdict"):
-        pc.check_gate(old, comparison, validation, warned.status, sample_size=need, cohort=(94, 40))
+        pc.check_gate(old, comparison, validation, warned.status, sample_size=need,
+                      cohort=(94, 40), sample_size_rule="warn")
 
 
 def test_gate_without_a_selected_model_is_judged_on_the_reference(run):

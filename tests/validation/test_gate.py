@@ -124,9 +124,9 @@ def test_the_slope_range_comes_from_the_study_settings():
         "modelling.gate.slope_range must be two increasing numbers [low, high]"]
     assert modelling_problems({"gate": {"minimum_sample_size": "strict"}}) == [
         "modelling.gate.minimum_sample_size must be 'warn' or 'require', got 'strict'"]
-    assert ModellingSettings().gate_sample_size == "warn"
+    assert ModellingSettings().gate_sample_size == "require"
     assert ModellingSettings.from_mapping(
-        {"gate": {"minimum_sample_size": "require"}}).gate_sample_size == "require"
+        {"gate": {"minimum_sample_size": "warn"}}).gate_sample_size == "warn"
     with pytest.raises(StudyConfigError, match="modelling.gate must be a mapping"):
         ModellingSettings.from_mapping({"gate": [0.7, 1.3]})
 
@@ -151,8 +151,9 @@ def requirement(n_required: float = 900, events_required: float = 270) -> pd.Dat
     return pd.DataFrame(rows)
 
 
-def test_a_cohort_below_rileys_minimum_is_a_caution_by_default():
-    verdict = ship_gate(comparison(), validation(), sample_size=requirement(), cohort=(200, 60))
+def test_a_cohort_below_rileys_minimum_is_a_caution_when_the_study_warns():
+    verdict = ship_gate(comparison(), validation(), sample_size=requirement(), cohort=(200, 60),
+                        sample_size_rule="warn")
     assert verdict.status == FIT and verdict.reasons == ()
     row = verdict.as_frame().set_index("criterion").loc["sample_size_adequate"]
     assert (row["value"], bool(row["passed"]), bool(row["blocking"])) == (200.0, False, False)
@@ -165,11 +166,16 @@ def test_a_cohort_below_rileys_minimum_is_a_caution_by_default():
     assert text.count("smaller than Riley") == 1
 
 
-def test_rileys_minimum_blocks_when_the_study_requires_it():
-    verdict = ship_gate(comparison(), validation(), sample_size=requirement(), cohort=(200, 60),
-                        sample_size_rule="require")
+def test_rileys_minimum_blocks_by_default():
+    verdict = ship_gate(comparison(), validation(), sample_size=requirement(), cohort=(200, 60))
     assert verdict.status == NOT_FIT and verdict.cautions == ()
-    assert "no model is shipped from it" in verdict.reasons[0]
+    (reason,) = verdict.reasons
+    assert reason.startswith("The cohort (200 patients, 60 events) is smaller than Riley")
+    assert reason.endswith("It needs external validation before clinical use.")
+    row = verdict.as_frame().set_index("criterion").loc["sample_size_adequate"]
+    assert (bool(row["passed"]), bool(row["blocking"])) == (False, True)
+    assert ship_gate(comparison(), validation(), sample_size=requirement(), cohort=(200, 60),
+                     sample_size_rule="require").reasons == verdict.reasons
     # the events count alone can fail it: 900 patients but 200 events < 270
     assert not ship_gate(comparison(), validation(), sample_size=requirement(),
                          cohort=(900, 200), sample_size_rule="require").fit
@@ -181,13 +187,16 @@ def test_rileys_minimum_blocks_when_the_study_requires_it():
 
 def test_an_undefined_minimum_is_not_counted_as_met():
     verdict = ship_gate(comparison(), validation(), cohort=(200, 60),
-                        sample_size=requirement(np.nan, np.nan))
+                        sample_size=requirement(np.nan, np.nan), sample_size_rule="warn")
     assert verdict.fit and "undefined" in verdict.cautions[0]
+    required = ship_gate(comparison(), validation(), cohort=(200, 60),
+                         sample_size=requirement(np.nan, np.nan))
+    assert not required.fit and "undefined" in required.reasons[0]
 
 
 def test_cautions_round_trip_and_old_tables_without_blocking_still_read(tmp_path):
     verdict = ship_gate(comparison(), validation(1.6), sample_size=requirement(),
-                        cohort=(200, 60))
+                        cohort=(200, 60), sample_size_rule="warn")
     path = tmp_path / "gate.csv"
     verdict.as_frame().to_csv(path, index=False)
     back = verdict_from_table(pd.read_csv(path))

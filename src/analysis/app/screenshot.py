@@ -88,8 +88,9 @@ def capture(url: str, out: Path, *, browser=None, calculate: bool = True) -> Pat
                                "&& window.Shiny.shinyapp.isConnected()")
         if calculate:
             page.click("#calculate")
-            # a probability, or the page's reason for showing none
-            page.wait_for_selector("#probability, #status-banner, #form-invalid, #result-error")
+            # a probability, or the page's reason for showing none (the red banner of a gated
+            # model is there from the start: it is not an answer)
+            page.wait_for_selector("#probability, #form-invalid, #result-error")
             if page.locator("#form-invalid, #result-error").count():
                 raise RuntimeError("the calculator shows no probability for the form's default "
                                    "patient: " + page.inner_text("#result").strip()[:300])

@@ -396,7 +396,8 @@ def _gate(paths) -> str:
         _GATE_TEXT.get(str(r["criterion"]), escape_text(str(r["criterion"]))).format(
             threshold=escape_text(str(r["threshold"])))
         + ("" if str(r.get("blocking", True)).strip().lower() in ("true", "1", "1.0")
-           else " (a caution stated with the verdict, not a condition of it)")
+           else " (by the study's choice, a caution stated with the verdict, not a condition "
+                "of it)")
         for _, r in table.iterrows()]
     return lead + "Its criteria: " + "; ".join(f"({i}) {c}" for i, c in enumerate(criteria, 1)) + "."
 

@@ -258,9 +258,9 @@ class ModellingSettings:
     #: calibration slopes (:func:`analysis.validation.gate.ship_gate`).
     gate_slope_range: tuple[float, float] = (0.7, 1.3)
     #: study.yaml ``modelling.gate.minimum_sample_size``: a cohort below Riley's minimum
-    #: sample size is a caution beside the gate's verdict (``"warn"``) or makes the model
-    #: not fit for clinical use (``"require"``).
-    gate_sample_size: str = "warn"
+    #: sample size makes the model not fit for clinical use (``"require"``, the default) or
+    #: is only a caution beside the gate's verdict (``"warn"``).
+    gate_sample_size: str = "require"
 
     @classmethod
     def from_mapping(cls, raw: Mapping | None, *, smoke: bool = False) -> ModellingSettings:
@@ -304,7 +304,7 @@ class ModellingSettings:
             anticipated_c=None if values["anticipated_c"] is None else float(values["anticipated_c"]),
             rule=rule,
             gate_slope_range=tuple(float(v) for v in gate.get("slope_range", (0.7, 1.3))),
-            gate_sample_size=gate.get("minimum_sample_size", "warn"),
+            gate_sample_size=gate.get("minimum_sample_size", "require"),
         )
         return settings.smoke_mode() if smoke else settings
 
@@ -463,7 +463,7 @@ def _gate_problems(spec) -> list[str]:
         return [f"modelling.gate must be a mapping ({', '.join(known)})"]
     problems = [f"modelling.gate: unknown key {key!r} (known: {', '.join(known)})"
                 for key in spec if key not in known]
-    rule = spec.get("minimum_sample_size", "warn")
+    rule = spec.get("minimum_sample_size", "require")
     if rule not in ("warn", "require"):
         problems.append("modelling.gate.minimum_sample_size must be 'warn' or 'require', "
                         f"got {rule!r}")

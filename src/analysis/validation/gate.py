@@ -10,16 +10,17 @@ A model is shipped as a prediction tool only when all of these hold (issue 11):
 3. its corrected calibration slope (validation table, row ``calibration_slope``, column
    ``corrected``: the slope of the *shipped* model, recalibration included) lies in
    ``modelling.gate.slope_range`` of study.yaml (default 0.7-1.3);
-4. when study.yaml sets ``modelling.gate.minimum_sample_size: require``, the cohort
-   reaches Riley et al.'s (BMJ 2020) minimum sample size for the model (the ``overall``
-   requirement at the anticipated C, :func:`analysis.validation.sample_size.riley_anticipated`).
-   By default (``warn``) this criterion does not block: a cohort below the minimum is a
-   *caution* stated beside the verdict, because at 100-200 patients even a correctly
-   specified model's calibration slope in new patients varies widely from one cohort to the
-   next (benchmarks/oracle.py: the true-formula model lands within 0.8-1.2 in only 35-60%
-   of simulated cohorts of the demo sizes), and no internal validation can tell which
-   cohort one has.  ``require`` is the stricter choice of Riley et al.: no model is shipped
-   from a cohort below the minimum.
+4. the cohort reaches Riley et al.'s (BMJ 2020) minimum sample size for the model (the
+   ``overall`` requirement at the anticipated C,
+   :func:`analysis.validation.sample_size.riley_anticipated`), unless study.yaml sets
+   ``modelling.gate.minimum_sample_size: warn``.  Below the minimum, internal validation
+   cannot vouch for the model's calibration in new patients: at 100-200 patients even a
+   model given the true formula lands within an external calibration slope of 0.8-1.2 in
+   only 35-60% of simulated cohorts of the demo sizes (benchmarks/oracle.py), and no
+   internal validation can tell which cohort one has, so by default (``require``, as Riley
+   et al. recommend) the model is kept for audit and external validation but not shipped
+   as fit for clinical use.  ``warn`` is the investigators' explicit choice to ship it with
+   a *caution* stated beside the verdict instead (the Methods then say so).
 
 Each row of ``gate.csv`` says whether it is ``blocking``; only blocking criteria decide the
 status, and a failed non-blocking one is one of the verdict's ``cautions``.
@@ -43,6 +44,7 @@ import pandas as pd
 from analysis.errors import AnalysisError
 
 __all__ = [
+    "DEFAULT_SAMPLE_SIZE_RULE",
     "DEFAULT_SLOPE_RANGE",
     "FIT",
     "SAMPLE_SIZE_RULES",
@@ -60,9 +62,11 @@ DEFAULT_SLOPE_RANGE = (0.7, 1.3)
 #: Columns of the ``gate.csv`` table, in order (``blocking``: whether a failure of the
 #: criterion makes the model not fit for clinical use, or is a caution only).
 GATE_COLUMNS = ("criterion", "model", "value", "threshold", "passed", "note", "blocking")
-#: ``modelling.gate.minimum_sample_size``: a cohort below Riley's minimum is a caution
-#: (``warn``, the default) or makes the model not fit for clinical use (``require``).
+#: ``modelling.gate.minimum_sample_size``: a cohort below Riley's minimum makes the model
+#: not fit for clinical use (``require``, the default) or is a caution (``warn``).
 SAMPLE_SIZE_RULES = ("warn", "require")
+#: The rule when study.yaml does not set one.
+DEFAULT_SAMPLE_SIZE_RULE = "require"
 #: The null model every candidate must beat.
 NULL_MODEL = "intercept_only"
 _SCORE_NAMES = {"log_loss": "log loss", "brier": "Brier score"}
@@ -85,7 +89,7 @@ class GateVerdict:
         The ``gate.csv`` table (:data:`GATE_COLUMNS`).
     cautions : tuple of str
         One plain sentence per failed non-blocking criterion (the cohort below Riley's
-        minimum sample size under the default ``warn`` rule): said beside the verdict.
+        minimum sample size when the study sets the ``warn`` rule): said beside the verdict.
 
     Examples
     --------
@@ -189,7 +193,7 @@ def ship_gate(
     scores: tuple[str, ...] = ("log_loss", "brier"),
     sample_size: pd.DataFrame | None = None,
     cohort: tuple[int, int] | None = None,
-    sample_size_rule: str = "warn",
+    sample_size_rule: str = DEFAULT_SAMPLE_SIZE_RULE,
 ) -> GateVerdict:
     """Decide whether the selected model is fit for clinical use.
 
@@ -218,9 +222,9 @@ def ship_gate(
         criterion is not judged.
     cohort : tuple of int, optional
         ``(patients, events)`` of the development cohort.
-    sample_size_rule : {"warn", "require"}, default "warn"
-        ``modelling.gate.minimum_sample_size``: whether a cohort below the minimum is a
-        caution or makes the model not fit for clinical use.
+    sample_size_rule : {"require", "warn"}, default "require"
+        ``modelling.gate.minimum_sample_size``: whether a cohort below the minimum makes
+        the model not fit for clinical use or is only a caution.
 
     Returns
     -------
@@ -246,12 +250,12 @@ def ship_gate(
     ('The corrected calibration slope of logistic is 0.50, outside [0.7, 1.3]...',)
     >>> need = pd.DataFrame({"scenario": ["anticipated"], "criterion": ["overall"],
     ...                      "n_required": [900], "events_required": [270]})
-    >>> v = ship_gate(comparison, validation, sample_size=need, cohort=(200, 60))
+    >>> ship_gate(comparison, validation, sample_size=need, cohort=(200, 60)).status
+    'not-for-clinical-use'
+    >>> v = ship_gate(comparison, validation, sample_size=need, cohort=(200, 60),
+    ...               sample_size_rule="warn")
     >>> v.status, v.cautions[0][:52]
     ('fit-for-clinical-use', 'The cohort (200 patients, 60 events) is smaller than')
-    >>> ship_gate(comparison, validation, sample_size=need, cohort=(200, 60),
-    ...           sample_size_rule="require").status
-    'not-for-clinical-use'
     """
     if not isinstance(comparison, pd.DataFrame) or not isinstance(validation, pd.DataFrame):
         raise AnalysisError("comparison and validation must be DataFrames (notebooks 05 and 06)")
@@ -366,7 +370,9 @@ def _judge_sample_size(add, name, requirement: pd.DataFrame, cohort, blocking: b
     need_n = _num(rows.iloc[0], "n_required") if len(rows) else np.nan
     need_e = _num(rows.iloc[0], "events_required") if len(rows) else np.nan
     have = f"The cohort ({n:,} patients, {events:,} events)"
-    consequence = ("so no model is shipped from it (modelling.gate.minimum_sample_size: require)."
+    consequence = ("so its calibration in new patients cannot be relied on: at this size even a "
+                   "correctly specified model's calibration slope varies widely between cohorts. "
+                   "It needs external validation before clinical use."
                    if blocking else
                    "so the model's calibration in new patients is uncertain: at this size even a "
                    "correctly specified model's calibration slope varies widely between cohorts. "
