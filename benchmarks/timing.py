@@ -61,7 +61,7 @@ def main(argv=None) -> int:
                          "seconds": round(time.perf_counter() - start, 1)})
             print(rows[-1], file=sys.stderr)
     table = pd.DataFrame(rows)
-    total = table.groupby(["study", "patients"], as_index=False)["seconds"].sum()
+    total = table.groupby(["study", "patients"], as_index=False)["seconds"].sum().round(1)
     total["notebook"] = "05+06"
     table = pd.concat([table, total], ignore_index=True)
     # the bootstrap of 06 refits the selected model B times: its cost depends on the model
