@@ -274,11 +274,10 @@ def gate_of(meta: dict, gate_table: Path | None = None) -> dict:
     if gate_table is not None and gate_table.is_file():
         table = pd.read_csv(gate_table)
         out["gate_cautions"] = "; ".join(verdict_from_table(table).cautions)
+        # only the sample-size criterion can be a caution: every other one always blocks
         size = table["criterion"] == "sample_size_adequate"
-        out["gate_status_if_required"] = verdict_from_table(
-            table.assign(blocking=True) if "blocking" in table else table).status
-        out["gate_status_if_warned"] = verdict_from_table(
-            table.assign(blocking=~size) if size.any() else table).status
+        out["gate_status_if_required"] = verdict_from_table(table.assign(blocking=True)).status
+        out["gate_status_if_warned"] = verdict_from_table(table.assign(blocking=~size)).status
     return out
 
 

@@ -76,9 +76,10 @@ from analysis.study.config import Study, Variable, load_study
 from analysis.study.paths import BENEFIT_FOLDER
 
 __all__ = ["IntervalWarning", "PreparedPatients", "UnvalidatedModelError", "add_predict_parser",
-           "main", "option_column", "option_name", "predict_patients", "preload", "prepare_patients",
-           "probability_interval", "range_warnings", "refit_probabilities", "rejected_path",
-           "score_prepared", "score_valid_rows", "status_warning"]
+           "main", "option_column", "option_name", "positive_probability", "predict_patients",
+           "preload", "prepare_patients", "probability_interval", "range_warnings",
+           "refit_probabilities", "rejected_path", "score_prepared", "score_valid_rows",
+           "status_warning"]
 
 ROW_COLUMN = "row"
 REJECTED_COLUMNS = ["row", "column", "rule", "value"]
@@ -410,7 +411,7 @@ def _score(pipeline, meta, typed: pd.DataFrame, id_col, rows, status: str = "",
     predictors = list(meta["predictors"])
     X = typed[predictors]
     out = pd.DataFrame({id_col: typed[id_col]} if id_col else {ROW_COLUMN: np.asarray(rows)})
-    out["probability"] = _positive_class(pipeline, X)
+    out["probability"] = positive_probability(pipeline, X)
     level = (meta.get("intervals") or {}).get("level", INTERVAL_LEVEL)
     out["ci_lower"], out["ci_upper"] = probability_interval(refits, X, level=level)
     treatment = meta.get("treatment")
@@ -436,7 +437,7 @@ def _score(pipeline, meta, typed: pd.DataFrame, id_col, rows, status: str = "",
         for option, name in zip(treatment["options"], names, strict=True):
             scored = X.copy()
             scored[column] = float(option) if numeric else str(option)
-            out[name] = _positive_class(pipeline, scored)
+            out[name] = positive_probability(pipeline, scored)
     found = range_warnings(X, meta["training"]["ranges"])
     out["warnings"] = ["; ".join(w for w in (status, text, "" if inside else OUTSIDE_SUPPORT) if w)
                        for text, inside in zip(found, support, strict=True)]
@@ -471,7 +472,7 @@ def refit_probabilities(refits, X: pd.DataFrame) -> np.ndarray:
         warnings.filterwarnings("ignore", message="Found unknown categories")
         for i, model in enumerate(refits):
             try:
-                draws[i] = _positive_class(model, X)
+                draws[i] = positive_probability(model, X)
             except AnalysisError:
                 pass
     return draws
@@ -610,7 +611,18 @@ def _model_folder(folder_or_study, root) -> Path:
     return load_study(str(folder_or_study), root).paths.model
 
 
-def _positive_class(pipeline, X: pd.DataFrame) -> np.ndarray:
+def positive_probability(pipeline, X: pd.DataFrame) -> np.ndarray:
+    """The fitted classifier's probability of the positive class (label 1, else the last
+    column) for each row of ``X``; a model that cannot score ``X`` raises
+    :class:`~analysis.errors.AnalysisError` with the reason, not a traceback.
+
+    Examples
+    --------
+    >>> from sklearn.dummy import DummyClassifier
+    >>> X = pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0]})
+    >>> positive_probability(DummyClassifier().fit(X, [0, 1, 1, 1]), X).tolist()
+    [0.75, 0.75, 0.75, 0.75]
+    """
     try:
         proba = np.asarray(pipeline.predict_proba(X), dtype=float)
     except AnalysisError:

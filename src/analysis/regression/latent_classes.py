@@ -444,8 +444,6 @@ class PhenotypeModel:
         return self.mixture_.predict_proba(X)[:, self.order_]
 
 
-
-
 #: Columns of :func:`bic_by_classes`.
 BIC_COLUMNS = ("k", "bic", "log_likelihood", "n_parameters", "converged", "chosen")
 

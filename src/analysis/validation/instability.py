@@ -27,19 +27,13 @@ import pandas as pd
 
 from analysis.errors import AnalysisError
 from analysis.evaluation.calibration import recalibration_fit
-from analysis.models.predict import refit_probabilities
+from analysis.models.predict import positive_probability, refit_probabilities
 
 __all__ = ["INSTABILITY_COLUMNS", "describe_instability", "instability_draws",
            "prediction_instability"]
 
 #: Columns of the ``instability.csv`` table, in order.
 INSTABILITY_COLUMNS = ("measure", "value", "lower", "upper", "n_replicates", "undefined", "note")
-
-
-def _positive(final, X: pd.DataFrame) -> np.ndarray:
-    classes = list(getattr(final, "classes_", [0, 1]))
-    column = classes.index(1) if 1 in classes else len(classes) - 1
-    return np.asarray(final.predict_proba(X), dtype=float)[:, column]
 
 
 def instability_draws(final, refits, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -77,7 +71,7 @@ def instability_draws(final, refits, X: pd.DataFrame) -> tuple[np.ndarray, np.nd
     if not refits:
         raise AnalysisError("no bootstrap models: keep the refits of the bootstrap "
                             "(bootstrap_optimism(..., keep_refits=True))")
-    p = _positive(final, X)
+    p = positive_probability(final, X)
     draws = refit_probabilities(refits, X)
     draws = draws[~np.isnan(draws).any(axis=1)]
     if not len(draws):
