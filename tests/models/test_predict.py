@@ -369,3 +369,15 @@ def test_a_benefit_model_of_another_study_is_refused(tmp_path):
     manifest.write_text(json.dumps(m))
     with pytest.raises(AnalysisError, match="benefit model's treatment differs"):
         predict_patients(study, NEW)
+
+
+def test_the_command_line_parser_imports_no_model_code():
+    """Every notebook run builds the whole parser: ``predict``'s model code loads only when it runs."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from analysis.pipeline.cli import build_parser; build_parser(); "
+            "print(sorted(m for m in ('analysis.models.predict', 'pandas', 'sklearn', 'pandera') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

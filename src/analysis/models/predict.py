@@ -71,6 +71,7 @@ from analysis.models.artifact import (
     load_refits,
     metadata_variables,
 )
+from analysis.models.predict_cli import add_predict_command, predict_arguments
 from analysis.study.checks import validate_table
 from analysis.study.config import Study, Variable, load_study
 from analysis.study.paths import BENEFIT_FOLDER
@@ -717,18 +718,7 @@ def _num(x) -> str:
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument("--study", required=True,
-                        help="study name (its model is in reports/<study>/model)")
-    parser.add_argument("--input", required=True, help="patients table (CSV, XLSX or Parquet)")
-    parser.add_argument("--output", required=True, help="CSV to write (atomically)")
-    parser.add_argument("--root", default=None, help="project root (default: this project)")
-    parser.add_argument("--skip-invalid", action="store_true",
-                        help="score the valid rows and write the invalid ones with the broken "
-                             "rule to <output stem>.rejected.csv (default: refuse the file)")
-    parser.add_argument("--allow-unvalidated", action="store_true",
-                        help="score with a model marked not-for-clinical-use (it failed the "
-                             "ship gate; default: refuse it); every output row then says so "
-                             "in 'warnings'")
+    predict_arguments(parser)
     parser.set_defaults(func=run_predict)
     return parser
 
@@ -784,14 +774,7 @@ def add_predict_parser(subparsers) -> argparse.ArgumentParser:
     >>> args.func is run_predict, args.root, args.skip_invalid, args.allow_unvalidated
     (True, None, False, False)
     """
-    parser = subparsers.add_parser(
-        "predict", help="score new patients with a study's saved model",
-        description="Write predicted probabilities with their 95% intervals (ci_lower, "
-                    "ci_upper: percentiles of the validation stage's bootstrap refits saved "
-                    "with the model; empty, with a warning, for a model saved without them) "
-                    "and the per-treatment-option probabilities for the patients in --input "
-                    "to --output.")
-    return _add_arguments(parser)
+    return add_predict_command(subparsers, run_predict)
 
 
 def run_predict(args: argparse.Namespace) -> int:

@@ -42,6 +42,7 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.model_selection import GridSearchCV, ParameterGrid, StratifiedKFold
 from sklearn.pipeline import Pipeline
 
+from analysis.models.fold_design import compile_design
 from analysis.regression.fits import logistic_mle
 
 __all__ = ["PatientStratifiedKFold", "SearchResult", "binary_log_loss", "grid_search", "platt_sigmoid"]
@@ -200,11 +201,19 @@ def grid_search(
         return SearchResult(search.best_estimator_, dict(search.best_params_),
                             float(search.best_score_))
     preprocess, model = pipeline.steps[0][1], pipeline.steps[1][1]
+    # the zoo's column transformer in NumPy (bitwise the same matrices, without its
+    # per-call overhead); None for any other preprocessing, which is then fitted as is
+    design = compile_design(preprocess) if isinstance(X, pd.DataFrame) else None
     folds = []
     for train, valid in cv.split(X, y, groups):
-        # fit_transform: ColumnTransformer.fit computes the training transform anyway
-        fitted = clone(preprocess)
-        Z_train = fitted.fit_transform(X.iloc[train], y[train])
+        X_train = X.iloc[train]
+        result = design.fit_transform(X_train) if design is not None else None
+        if result is None:
+            # fit_transform: ColumnTransformer.fit computes the training transform anyway
+            fitted = clone(preprocess)
+            Z_train = fitted.fit_transform(X_train, y[train])
+        else:
+            Z_train, fitted = result
         folds.append((Z_train, y[train], fitted.transform(X.iloc[valid]), y[valid]))
     candidates = list(ParameterGrid(grid))
     scores = np.full(len(candidates), np.nan)

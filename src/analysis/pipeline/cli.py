@@ -76,6 +76,12 @@ def _cmd_run(args) -> int:
     return 0
 
 
+def _cmd_predict(args) -> int:
+    from analysis.models.predict import run_predict
+
+    return run_predict(args)
+
+
 def _literal(text: str):
     """A -p value as int, float or bool when it looks like one, else the string."""
     import ast
@@ -154,9 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fallback", action="store_true", help="skip Quarto even if installed")
     p.set_defaults(func=_cmd_report)
 
-    from analysis.models.predict import add_predict_parser
+    from analysis.models.predict_cli import add_predict_command  # no model code until it runs
 
-    add_predict_parser(sub)
+    add_predict_command(sub, _cmd_predict)
 
     p = sub.add_parser("app", help="serve the web calculator of a study's saved model")
     p.add_argument("--study", required=True)
