@@ -10,15 +10,19 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
-from pandera.errors import SchemaErrors
 
 from analysis.errors import DataValidationError, StudyConfigError, Violation, shorten
 from analysis.study.config import Study, Variable
 from analysis.study.io import read_table
+
+if TYPE_CHECKING:  # pandera is imported where a table is validated: reading a processed
+    # cohort (every notebook but the first) does not need it
+    import pandera.pandas as pa
+    from pandera.errors import SchemaErrors
 
 MAX_EXAMPLES = 5
 TRUE_TEXT = {"1", "1.0", "true", "yes"}
@@ -110,6 +114,8 @@ def _not_missing(s: pd.Series) -> pd.Series:
 
 def _checks_for(var: Variable) -> list[pa.Check]:
     """The pandera checks of one codebook entry, each vectorised over the raw column."""
+    import pandera.pandas as pa
+
     checks: list[pa.Check] = []
 
     def ok_or_missing(rule):
@@ -166,6 +172,8 @@ def build_schema(variables: dict[str, Variable], *, strict: bool = False) -> pa.
     >>> list(schema.columns)
     ['age']
     """
+    import pandera.pandas as pa
+
     columns = {
         name: pa.Column(
             checks=_checks_for(var),
@@ -323,6 +331,8 @@ def validate_table(df: pd.DataFrame, variables: dict[str, Variable], *, declared
     checked = {name: dataclasses.replace(var, type="text", min=None, max=None)
                if any(v.column == name for v in stored) else var
                for name, var in variables.items()}
+    from pandera.errors import SchemaErrors
+
     schema = build_schema(checked, strict=strict)
     try:
         schema.validate(df, lazy=True)
@@ -362,6 +372,8 @@ def derived_violations(df: pd.DataFrame, variables: dict[str, Variable], derive,
     derived = {k: v for k, v in variables.items() if k in derive}
     if not derived:
         return []
+    from pandera.errors import SchemaErrors
+
     found: list[Violation] = []
     schema = build_schema(derived, strict=False)
     frame = df[[*([id_col] if id_col in df.columns else []), *derived]]
