@@ -1,6 +1,7 @@
 """Atomic writes, the partial-file transaction, and byte-stable figure and table exports."""
 
 import hashlib
+import io
 
 import matplotlib
 
@@ -85,3 +86,51 @@ def test_show_renders_any_figure_as_png(monkeypatch):
     assert shown[0].data[:8] == b"\x89PNG\r\n\x1a\n"
     export.show(pd.DataFrame({"a": [1], "b": ["x"]}))
     assert "<th>a</th>" in shown[1].data and "<td>x</td>" in shown[1].data
+
+
+def test_save_figure_lays_out_once_and_show_reuses_the_saved_png(tmp_path, monkeypatch):
+    """Three formats and the notebook's image from one layout: four draws instead of eight."""
+    import warnings
+
+    import numpy as np
+    from matplotlib.figure import Figure
+    from PIL import Image
+
+    import analysis.pipeline.export as export
+
+    def figure():
+        fig = Figure(figsize=(5, 4), layout="constrained")
+        ax = fig.subplots()
+        image = ax.imshow(np.arange(16.0).reshape(4, 4))
+        fig.colorbar(image, ax=ax, label="a long colour bar label")
+        ax.set_title("A title that the tight box must keep")
+        return fig
+
+    peer = figure()
+    expected = io.BytesIO()
+    peer.savefig(expected, format="png", dpi=export.PNG_DPI, bbox_inches="tight")
+    expected_size = Image.open(expected).size
+
+    fig = figure()
+    draws = []
+    original_draw = Figure.draw
+    monkeypatch.setattr(Figure, "draw", lambda self, renderer: draws.append(1) or original_draw(self, renderer))
+    engine = fig.get_layout_engine()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no layout-engine or colour-bar warning
+        paths = export.save_figure(fig, "heat", tmp_path, caption="c", label="fig-heat")
+    assert [p.suffix for p in paths] == [".pdf", ".svg", ".png"]
+    assert fig.get_layout_engine() is engine  # restored
+    # one layout pass, then one draw per format (savefig with "tight" draws twice per format)
+    assert len(draws) == 1 + 3
+    size = Image.open(tmp_path / "heat.png").size
+    # the same crop as savefig's own tight box, to the pixel (measured at a different dpi)
+    assert abs(size[0] - expected_size[0]) <= 2 and abs(size[1] - expected_size[1]) <= 2
+
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
+    export.show(fig)
+    assert len(draws) == 4  # shown from the saved PNG, not drawn again
+    screen = Image.open(io.BytesIO(shown[0].data))
+    factor = export.SCREEN_DPI / export.PNG_DPI
+    assert screen.size == (round(size[0] * factor), round(size[1] * factor))

@@ -7,6 +7,7 @@ copies for manuscripts. All writes are atomic (see :mod:`analysis.study.io`).
 
 from __future__ import annotations
 
+import contextlib
 import html
 import io
 import json
@@ -73,10 +74,13 @@ def save_figure(fig, name: str, folder: str | Path, formats: Iterable[str] = FIG
     """
     folder = Path(folder)
     written = []
-    for fmt in formats:
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format=fmt, dpi=PNG_DPI, bbox_inches="tight", metadata=_METADATA[fmt])
-        written.append(write_bytes(folder / f"{name}.{fmt}", buffer.getvalue()))
+    with _laid_out_once(fig) as bbox:
+        for fmt in formats:
+            buffer = io.BytesIO()
+            fig.savefig(buffer, format=fmt, dpi=PNG_DPI, bbox_inches=bbox, metadata=_METADATA[fmt])
+            if fmt == "png":  # what show() displays, scaled down, instead of a fourth rendering
+                fig._analysis_saved_png = buffer.getvalue()
+            written.append(write_bytes(folder / f"{name}.{fmt}", buffer.getvalue()))
     cell, run = _running_cell()
     label = label or cell.get("label")
     caption = caption or cell.get("fig-cap")
@@ -87,6 +91,40 @@ def save_figure(fig, name: str, folder: str | Path, formats: Iterable[str] = FIG
     sidecar = {"name": name, "label": label, "caption": caption, "panel": panel}
     write_text(folder / f"{name}{SIDECAR_SUFFIX}", json.dumps(sidecar, indent=1, sort_keys=True) + "\n")
     return written
+
+
+@contextlib.contextmanager
+def _laid_out_once(fig):
+    """Run the figure's layout engine and find its tight bounding box once for every format.
+
+    ``savefig(bbox_inches="tight")`` lays the figure out and measures every text in a dry
+    draw before each real one, so a figure written in three formats and shown once was
+    drawn eight times.  Here the layout (constrained or none) runs once, the tight box
+    (padded by ``savefig.pad_inches``, as ``"tight"`` pads it) is computed once, and the
+    layout engine is paused while the formats are written: four draws fewer, the same
+    layout and the same crop in every format.
+    """
+    fig.draw_without_rendering()
+    bbox = fig.get_tightbbox().padded(matplotlib.rcParams["savefig.pad_inches"])
+    engine = fig.get_layout_engine()
+    fig.set_layout_engine(None)  # not "none": a placeholder engine still asks for a dry draw
+    try:
+        yield bbox
+    finally:
+        fig.set_layout_engine(engine)
+
+
+def _screen_png(png: bytes) -> bytes:
+    """A 300-dpi PNG (:data:`PNG_DPI`) scaled to :data:`SCREEN_DPI` (Lanczos), as PNG."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(png)) as image:
+        factor = SCREEN_DPI / PNG_DPI
+        size = (max(1, round(image.width * factor)), max(1, round(image.height * factor)))
+        small = image.resize(size, Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    small.save(out, format="png", dpi=(SCREEN_DPI, SCREEN_DPI))
+    return out.getvalue()
 
 
 SIDECAR_SUFFIX = ".json"
@@ -344,10 +382,17 @@ def show(obj, caption: str | None = None):
     from matplotlib.figure import Figure
 
     if isinstance(obj, Figure):
-        # rendered to PNG here, so it shows whatever the kernel's matplotlib backend is
-        buffer = io.BytesIO()
-        obj.savefig(buffer, format="png", dpi=SCREEN_DPI, bbox_inches="tight", metadata=_METADATA["png"])
-        display(Image(data=buffer.getvalue(), format="png"))
+        # rendered to PNG here, so it shows whatever the kernel's matplotlib backend is; a
+        # figure save_figure wrote is shown as its saved PNG, scaled down (no new drawing)
+        saved = getattr(obj, "_analysis_saved_png", None)
+        if saved is not None:
+            data = _screen_png(saved)
+        else:
+            buffer = io.BytesIO()
+            obj.savefig(buffer, format="png", dpi=SCREEN_DPI, bbox_inches="tight",
+                        metadata=_METADATA["png"])
+            data = buffer.getvalue()
+        display(Image(data=data, format="png"))
         import matplotlib.pyplot as plt
 
         plt.close(obj)
