@@ -7,6 +7,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from analysis.environment import MIN_CELL_COUNT_ENV  # noqa: F401  (re-exported)
+
 #: Columns of the project's tidy tables that hold variable names or model terms; their
 #: values get codebook labels in the formatted (manuscript) copies (:func:`label_table`).
 LABEL_COLUMNS = ("term", "variable", "var1", "var2", "marker", "outcome", "predictor")
@@ -348,9 +350,6 @@ COUNT_COLUMNS = frozenset({
     "n", "events", "count", "patients", "n_patients", "n_events", "non_events", "missing",
     "serious", "n_serious", "responders", "n_observed", "n_missing",
 })
-#: Environment variable through which a notebook run carries study.yaml's
-#: ``privacy.min_cell_count`` to the table writers (set by :mod:`analysis.pipeline.runner`).
-MIN_CELL_COUNT_ENV = "ANALYSIS_MIN_CELL_COUNT"
 
 
 def suppress_small_counts(table: pd.DataFrame, min_cell_count: int | None) -> pd.DataFrame:

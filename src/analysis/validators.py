@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from analysis.errors import AnalysisError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def caller_stacklevel() -> int:
@@ -31,6 +34,8 @@ def codebook_entry(variables: Mapping[str, Mapping], name: str) -> Mapping:
 
 
 def require_columns(df: pd.DataFrame, columns: Sequence[str]) -> None:
+    import pandas as pd  # here, not at import: the command line's parent process has no need of it
+
     if not isinstance(df, pd.DataFrame):
         raise AnalysisError(f"expected a pandas DataFrame, got {type(df).__name__}")
     missing = [c for c in columns if c not in df.columns]
@@ -188,6 +193,8 @@ def check_alpha(alpha: float) -> float:
 
 
 def require_frame_columns(df, columns, name):
+    import pandas as pd
+
     if not isinstance(df, pd.DataFrame):
         raise AnalysisError(f"{name}: must be a pandas DataFrame")
     missing = [c for c in columns if c not in df.columns]

@@ -7,7 +7,7 @@ import yaml
 from conftest import REPO, make_study
 
 from analysis.errors import StudyConfigError
-from analysis.study.config import load_study
+from analysis.study.config import load_study, read_min_cell_count
 
 MINIMAL = {
     "title": "Plain cohort",
@@ -162,3 +162,31 @@ def test_privacy_min_cell_count_is_read_and_checked(tmp_path):
     make_study(tmp_path, "s", {**base, "privacy": {"min_cell_count": 1, "other": 2}})
     with pytest.raises(StudyConfigError, match=r"unknown key 'other'[\s\S]*integer from 2 to 100"):
         load_study("s", root=tmp_path)
+
+
+def test_min_cell_count_is_read_before_a_run_without_the_rest_of_the_study(tmp_path):
+    """What a notebook run reads before its kernel starts: the same rule as load_study, and
+    a study.yaml broken elsewhere still has its small counts suppressed."""
+    import subprocess
+    import sys
+
+    base = {"title": "t", "outcome": "y", "predictors": ["x"],
+            "variables": {"y": {"type": "binary"}, "x": {"type": "numeric"}}}
+    make_study(tmp_path, "s", {**base, "privacy": {"min_cell_count": 5}})
+    assert read_min_cell_count("s", root=tmp_path) == load_study("s", root=tmp_path).min_cell_count == 5
+    make_study(tmp_path, "s", base)
+    assert read_min_cell_count("s", root=tmp_path) is None
+    make_study(tmp_path, "s", {**base, "privacy": {"min_cell_count": 7}, "predictors": "x"})
+    with pytest.raises(StudyConfigError):
+        load_study("s", root=tmp_path)
+    assert read_min_cell_count("s", root=tmp_path) == 7
+    make_study(tmp_path, "s", {**base, "privacy": {"min_cell_count": 1}})
+    with pytest.raises(StudyConfigError, match="integer from 2 to 100"):
+        read_min_cell_count("s", root=tmp_path)
+    # the parent process of every notebook run: its parser and this read import no pandas
+    code = ("import sys, pathlib; from analysis.pipeline.cli import build_parser; build_parser(); "
+            "from analysis.pipeline.runner import _study_min_cell_count; "
+            f"print(_study_min_cell_count('s', pathlib.Path({str(tmp_path)!r})), 'pandas' in sys.modules)")
+    make_study(tmp_path, "s", {**base, "privacy": {"min_cell_count": 5}})
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["5", "False"]

@@ -27,8 +27,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from analysis.environment import MIN_CELL_COUNT_ENV
 from analysis.errors import AnalysisError
-from analysis.formatting import MIN_CELL_COUNT_ENV
 from analysis.study.io import RUN_MANIFEST_ENV, commit_partials, discard_partials
 from analysis.study.paths import ROOT_ENV, project_root
 
@@ -380,9 +380,9 @@ def _study_min_cell_count(study, root: Path) -> int | None:
     the notebook's own first cell then reports a broken study.yaml)."""
     if not study:
         return None
-    from analysis.study.config import load_study
+    from analysis.study.config import read_min_cell_count  # not load_study: no pandas here
 
     try:
-        return load_study(str(study), root).min_cell_count
+        return read_min_cell_count(str(study), root)
     except AnalysisError:
         return None

@@ -346,6 +346,11 @@ def load_study(study: str | os.PathLike, root: str | os.PathLike | None = None) 
     ...
     analysis.errors.StudyConfigError: study 'no-such-study' not found: ...
     """
+    paths = _located(study, root)
+    return parse_study(read_study_yaml(paths.study_yaml), paths)
+
+
+def _located(study: str | os.PathLike, root: str | os.PathLike | None) -> StudyPaths:
     path = Path(study)
     if path.suffix in {".yaml", ".yml"} and path.is_file():
         paths = StudyPaths(path.parent.name, path.parent.parent.parent.resolve())
@@ -353,7 +358,35 @@ def load_study(study: str | os.PathLike, root: str | os.PathLike | None = None) 
         paths = study_paths(str(study), root)
     if not paths.study_yaml.is_file():
         raise StudyConfigError(f"study {paths.study!r} not found: no file {paths.study_yaml}")
-    return parse_study(read_study_yaml(paths.study_yaml), paths)
+    return paths
+
+
+def read_min_cell_count(study: str | os.PathLike, root: str | os.PathLike | None = None) -> int | None:
+    """``privacy.min_cell_count`` of a study, read and checked as :func:`load_study` does,
+    without checking (or importing what checks) the rest of its study.yaml.
+
+    What ``python -m analysis run`` needs before it starts a kernel; a study.yaml broken
+    elsewhere still has its counts suppressed, and its notebook then reports the problems.
+
+    Raises
+    ------
+    StudyConfigError
+        If the study or its study.yaml cannot be read, or ``privacy`` is invalid.
+
+    Examples
+    --------
+    >>> read_min_cell_count("no-such-study")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    analysis.errors.StudyConfigError: study 'no-such-study' not found: ...
+    """
+    paths = _located(study, root)
+    raw = read_study_yaml(paths.study_yaml)
+    problems: list[str] = []
+    value = _min_cell_count(raw.get("privacy") if isinstance(raw, Mapping) else None, problems)
+    if problems:
+        raise StudyConfigError(f"{paths.study}/study.yaml: " + "; ".join(problems))
+    return value
 
 
 def parse_study(raw: Any, paths: StudyPaths) -> Study:

@@ -14,10 +14,12 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from analysis.errors import StudyConfigError, shorten
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 RUN_MANIFEST_ENV = "ANALYSIS_RUN_MANIFEST"
 PARTIAL_SUFFIX = ".partial"
@@ -45,6 +47,8 @@ def read_table(path: str | os.PathLike, *, as_text: bool = True) -> pd.DataFrame
     >>> read_table(f).loc[0, "a"]
     '1'
     """
+    import pandas as pd  # here: the command line's parent process uses this module without it
+
     path = Path(path)
     if not path.is_file():
         raise StudyConfigError(f"data file not found: {path}")
@@ -108,7 +112,7 @@ def _check_header(source: str, names) -> None:
     """
     seen: dict[str, int] = {}
     for position, name in enumerate(names, start=1):
-        if name is None or (isinstance(name, float) and pd.isna(name)):
+        if name is None or (isinstance(name, float) and name != name):  # None or NaN
             continue
         key = str(name).strip()
         if key in seen:
