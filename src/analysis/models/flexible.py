@@ -167,6 +167,11 @@ class FlexibleBasis(TransformerMixin, BaseEstimator):
 
     def fit(self, X, y=None):
         """Decide transforms and knots and learn fills and scales from the training rows."""
+        self._fit(X)
+        return self
+
+    def _fit(self, X) -> np.ndarray:
+        """:meth:`fit`; returns the unscaled design matrix of the training rows."""
         if not self.variables:
             raise AnalysisError("FlexibleBasis needs the codebook entries of its predictors")
         X = self._check_frame(X)
@@ -226,7 +231,7 @@ class FlexibleBasis(TransformerMixin, BaseEstimator):
         indicator = self._indicator_columns(names)
         self.scale_ = np.where(indicator, 1.0, np.where(sd > 1e-12, sd, 1.0))
         self.n_features_in_ = len(self.variables)
-        return self
+        return raw
 
     def _indicator_columns(self, names: list[str]) -> np.ndarray:
         binary = {e["predictor"] for e in self.plan_ if e["type"] == "binary"}
@@ -301,6 +306,20 @@ class FlexibleBasis(TransformerMixin, BaseEstimator):
                     columns.append(((xa[:, i] - ca[i]) * (xb[:, j] - cb[j]))[:, None])
                     names.append(f"{la} × {lb}")
         return np.column_stack(columns).astype(float), names
+
+    def fit_transform(self, X, y=None) -> pd.DataFrame:
+        """``fit(X).transform(X)``, building the design matrix of ``X`` once.
+
+        Examples
+        --------
+        >>> X = pd.DataFrame({"age": [30.0, 40.0, 50.0, 60.0]})
+        >>> basis = FlexibleBasis({"age": {"type": "numeric"}})
+        >>> basis.fit_transform(X).equals(FlexibleBasis({"age": {"type": "numeric"}}).fit(X).transform(X))
+        True
+        """
+        raw = self._fit(X)
+        return pd.DataFrame((raw - self.mean_) / self.scale_, columns=self.feature_names_out_,
+                            index=X.index)
 
     def transform(self, X) -> pd.DataFrame:
         """The centred and scaled design matrix of ``X`` (rows as given), columns named.

@@ -156,11 +156,12 @@ def rcs_basis(x, knots: Sequence[float]) -> np.ndarray:
         return np.where(v > 0, v, 0.0) ** 3
 
     cols = [x]
+    last, next_to_last = cube(x - tk), cube(x - tk1)  # the same for every term
     for j in range(k - 2):
         term = (
             cube(x - t[j])
-            - cube(x - tk1) * (tk - t[j]) / (tk - tk1)
-            + cube(x - tk) * (tk1 - t[j]) / (tk - tk1)
+            - next_to_last * (tk - t[j]) / (tk - tk1)
+            + last * (tk1 - t[j]) / (tk - tk1)
         )
         cols.append(term / norm)
     out = np.column_stack(cols)
