@@ -9,9 +9,16 @@ With ``--make-all``, first times the whole ``make all`` from scratch (``make cle
 every notebook and report. Target: under 5 minutes on 2 cores. ``make clean`` removes the
 generated data and reports, which ``make all`` then rebuilds identically.
 
+With ``--baseline REV`` (and ``--make-all``), the machine's speed is taken out of the
+comparison: REV is cloned into a temporary folder with its own ``.venv``, and ``make all``
+of REV and of this checkout alternate, ``--rounds`` times each, in one run; the table gives
+every time and the ratio of the medians (this checkout / REV). On a shared 2-core machine
+the same ``make all`` varies by 20% from one hour to the next, so only such a ratio says
+what a change gained. (The per-study times of 05 and 06 are then not taken.)
+
 Usage::
 
-    .venv/bin/python benchmarks/timing.py [--study NAME ...] [--make-all]
+    .venv/bin/python benchmarks/timing.py [--study NAME ...] [--make-all [--baseline REV] [--rounds N]]
 
 Needs the processed cohorts (``make all`` first, or ``--make-all``). Writes
 ``benchmarks/results/timing.csv`` (and ``make_all.csv`` with ``--make-all``).
@@ -42,9 +49,17 @@ def main(argv=None) -> int:
     parser.add_argument("--study", action="append")
     parser.add_argument("--make-all", action="store_true",
                         help="first time `make clean && make all` (rebuilds every output)")
+    parser.add_argument("--baseline", metavar="REV",
+                        help="with --make-all: alternate with `make all` of this git revision")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="with --baseline: make all runs of each tree (default 2)")
     args = parser.parse_args(argv)
+    if args.baseline and not args.make_all:
+        parser.error("--baseline needs --make-all")
     if args.make_all:
-        time_make_all()
+        time_make_all(args.baseline, max(1, args.rounds))
+        if args.baseline:  # the comparison is the result; the per-study times need a quiet run
+            return 0
     rows = []
     for name in args.study or list_studies(ROOT):
         paths = study_paths(name, ROOT)
@@ -84,22 +99,59 @@ def main(argv=None) -> int:
     return 0
 
 
-def time_make_all() -> None:
-    """``make clean`` then ``make all``, timed; one row in ``make_all.csv``."""
-    subprocess.run(["make", "clean"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+def _revision(tree: Path) -> str:
+    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=tree, capture_output=True,
+                          text=True)
+    return done.stdout.strip() or "unknown"
+
+
+def _make_all(tree: Path) -> tuple[float, int]:
+    subprocess.run(["make", "clean"], cwd=tree, check=True, stdout=subprocess.DEVNULL)
     start = time.perf_counter()
-    done = subprocess.run(["make", "all"], cwd=ROOT, stdout=subprocess.DEVNULL,
+    done = subprocess.run(["make", "all"], cwd=tree, stdout=subprocess.DEVNULL,
                           stderr=subprocess.DEVNULL)
-    seconds = round(time.perf_counter() - start, 1)
-    row = pd.DataFrame([{"target": "make all", "studies": len(list_studies(ROOT)),
-                         "seconds": seconds, "exit_code": done.returncode,
-                         "meets_target": "yes" if seconds < 300 and done.returncode == 0 else "no",
-                         "cores": os.cpu_count(), "machine": platform.machine()}])
+    return round(time.perf_counter() - start, 1), done.returncode
+
+
+def _baseline_tree(revision: str, folder: Path) -> Path:
+    """A clone of this repository at ``revision`` with its own environment and kernel."""
+    tree = folder / "baseline"
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(tree)], check=True)
+    subprocess.run(["git", "checkout", "--quiet", revision], cwd=tree, check=True)
+    subprocess.run(["make", "kernel"], cwd=tree, check=True, stdout=subprocess.DEVNULL)
+    return tree
+
+
+def time_make_all(baseline: str | None = None, rounds: int = 1) -> None:
+    """``make clean`` then ``make all``, timed; rows in ``make_all.csv``.
+
+    With ``baseline``, the baseline's and this checkout's ``make all`` alternate
+    (baseline first) ``rounds`` times each.
+    """
+    import tempfile
+
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="timing-baseline-") as folder:
+        trees = [(_baseline_tree(baseline, Path(folder)), "baseline")] if baseline else []
+        trees.append((ROOT, "current"))
+        for round_ in range(1, (rounds if baseline else 1) + 1):
+            for tree, role in trees:
+                seconds, code = _make_all(tree)
+                rows.append({"target": "make all", "studies": len(list_studies(tree)),
+                             "seconds": seconds, "exit_code": code,
+                             "meets_target": "yes" if seconds < 300 and code == 0 else "no",
+                             "cores": os.cpu_count(), "machine": platform.machine(),
+                             "tree": role, "revision": _revision(tree), "round": round_})
+                print(rows[-1], file=sys.stderr)
+                if code:
+                    raise SystemExit(f"make all failed in {tree} (exit {code})")
+    table = pd.DataFrame(rows)
+    if baseline:
+        medians = table.groupby("tree")["seconds"].median()
+        table["ratio_of_medians"] = round(medians["current"] / medians["baseline"], 3)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    row.to_csv(RESULTS / "make_all.csv", index=False)
-    print(row.to_string(index=False), file=sys.stderr)
-    if done.returncode:
-        raise SystemExit(f"make all failed (exit {done.returncode})")
+    table.to_csv(RESULTS / "make_all.csv", index=False)
+    print(table.to_string(index=False), file=sys.stderr)
 
 
 if __name__ == "__main__":
