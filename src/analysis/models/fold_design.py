@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
@@ -211,12 +212,20 @@ def _numeric_frame(frame: pd.DataFrame) -> np.ndarray | None:
 
 
 def _as_text(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    # AsString.transform: missing values become NaN, the rest str
-    frame = frame.astype(object)
-    missing = frame.isna().to_numpy()
-    values = frame.astype(str).to_numpy(dtype=object)
-    values[missing] = np.nan
-    return values, missing
+    """:class:`AsString` applied to ``frame``, and where its values are missing."""
+    values = AsString().fit(frame).transform(frame)
+    return values, pd.isna(values)
+
+
+def _fills(values: np.ndarray, missing: np.ndarray, most_frequent) -> list | None:
+    """The most frequent present value of each column (None: a column has none)."""
+    fills = []
+    for j in range(values.shape[1]):
+        present = values[~missing[:, j], j]
+        if present.size == 0:
+            return None
+        fills.append(most_frequent(present))
+    return fills
 
 
 class FoldDesign:
@@ -253,12 +262,9 @@ class FoldDesign:
             frame = X[list(block.columns)]
             if block.kind == "categorical":
                 values, missing = _as_text(frame)
-                fill = []
-                for j in range(values.shape[1]):
-                    present = values[~missing[:, j], j]
-                    if present.size == 0:
-                        return None
-                    fill.append(_most_frequent_text(present))
+                fill = _fills(values, missing, _most_frequent_text)
+                if fill is None:
+                    return None
                 state = {"fill": fill}
             else:
                 values = _numeric_frame(frame)
@@ -266,18 +272,15 @@ class FoldDesign:
                     return None
                 if block.kind == "binary":
                     missing = np.isnan(values) if values.dtype.kind == "f" else np.zeros(values.shape, bool)
-                    fill = []
-                    for j in range(values.shape[1]):
-                        present = values[~missing[:, j], j]
-                        if present.size == 0:
-                            return None
-                        fill.append(_most_frequent_number(present))
+                    fill = _fills(values, missing, _most_frequent_number)
+                    if fill is None:
+                        return None
                     state = {"fill": np.asarray(fill, dtype=values.dtype)}
                 else:
                     state = {}
                     values = values.astype(float)
                     if block.transform is not None:
-                        transform = _clone_transform(block.transform).fit(values)
+                        transform = clone(block.transform).fit(values)
                         values = transform.transform(values)
                         state["transform"] = transform
                     median = _median(values, np.isnan(values))
@@ -286,8 +289,7 @@ class FoldDesign:
                     state["median"] = median
                     values = _fill(values, np.isnan(values), median)
                     if block.spline is not None:
-                        spline = type(block.spline)(n_knots=block.spline.n_knots, knots=block.spline.knots)
-                        spline.fit(values)
+                        spline = clone(block.spline).fit(values)
                         state["spline"] = spline
                         values = spline.transform(values)
                     if block.scale:
@@ -303,10 +305,6 @@ class FoldDesign:
         design = FittedFoldDesign(tuple(fitted))
         # the training matrix is the transform of the training rows (as fit_transform)
         return design.transform(X), design
-
-
-def _clone_transform(transform):
-    return type(transform)(**transform.get_params(deep=False))
 
 
 def _fill(values: np.ndarray, missing: np.ndarray, fill) -> np.ndarray:

@@ -203,7 +203,7 @@ def grid_search(
     preprocess, model = pipeline.steps[0][1], pipeline.steps[1][1]
     # the zoo's column transformer in NumPy (bitwise the same matrices, without its
     # per-call overhead); None for any other preprocessing, which is then fitted as is
-    design = compile_design(preprocess) if isinstance(X, pd.DataFrame) else None
+    design = compile_design(preprocess)
     folds = []
     for train, valid in cv.split(X, y, groups):
         X_train = X.iloc[train]
