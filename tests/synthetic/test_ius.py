@@ -102,6 +102,32 @@ def test_a_larger_demo_draw_derives_exactly_the_latent_response(tmp_path):
     assert (out["remission_w12"].to_numpy() == cohort.truth["latent_response"].to_numpy()).all()
 
 
+def test_a_severely_anaemic_patient_in_remission_gets_a_cdai_below_150(tmp_path):
+    """Seed 3785 (n = 120) holds a man with baseline haematocrit 24.1% in remission: the
+    haematocrit term alone kept his week-12 CDAI at 151 and the draw raised; his
+    haematocrit now recovers and the derived remission is still the latent one."""
+    cohort = gen.simulate(120, seed=3785)
+    out = prepare_cohort(study_from_cohort(tmp_path, STUDY, cohort)).cohort
+    assert (out["remission_w12"].to_numpy() == cohort.truth["latent_response"].to_numpy()).all()
+
+
+def test_followup_cdai_meets_an_upper_bound_the_haematocrit_alone_would_break():
+    rng = np.random.default_rng(0)
+    w0 = {"stools": np.array([30.0]), "pain": np.array([10.0]), "wellbeing": np.array([12.0]),
+          "complications": np.array([2.0]), "antidiarrheal": np.array([1.0]),
+          "mass": np.array([5.0]), "hematocrit": np.array([22.0])}
+    sex, height, weight = np.array(["male"]), np.array([173.0]), np.array([50.0])
+    # every symptom resolved and the haematocrit 4 points up: still above the bound
+    floor = gen.cdai_fast({k: np.zeros(1) for k in w0} | {"hematocrit": w0["hematocrit"] + 4},
+                          sex == "male", height, weight)
+    assert floor[0] > 148
+    comp, value = gen.cdai_followup(rng, w0, sex, height, weight, np.array([0.0]),
+                                    np.array([100.0]), lo=np.array([-np.inf]), hi=np.array([148.0]))
+    assert value[0] <= 148 and comp["hematocrit"][0] >= 47.0
+    exact = gen.cdai_exact(comp, sex, height, weight)
+    assert np.allclose(exact, value)
+
+
 def test_event_rates_missingness_and_marginals_are_realistic(big):
     raw, truth = big.tables["cohort.csv"], big.truth
     rates = gen.derived_outcomes(raw).mean()

@@ -236,7 +236,8 @@ def cdai_followup(rng: np.random.Generator, w0: dict, sex, height, weight, impro
     baseline sums scaled by a common factor 0–1.6 chosen on a grid so that the CDAI is as
     close to ``target`` as the bounds allow. Rows whose bounds cannot be met with the drawn
     fixed components are retried with all of them resolved (when an upper bound applies)
-    or back at baseline (lower bound only). Returns the components and the CDAI.
+    or back at baseline (lower bound only), and, under an upper bound, finally with the
+    haematocrit recovered to the sex's standard. Returns the components and the CDAI.
     """
     n = len(sex)
     male = np.asarray(sex) == "male"
@@ -255,10 +256,16 @@ def cdai_followup(rng: np.random.Generator, w0: dict, sex, height, weight, impro
         "mass": np.where(np.isfinite(hi), 0.0, w0["mass"]),
         "hematocrit": np.where(np.isfinite(hi), np.maximum(fixed["hematocrit"], w0["hematocrit"]), w0["hematocrit"]),
     }
+    # last resort under an upper bound: a severely anaemic patient in remission (baseline
+    # haematocrit near 24%) can stay above the bound on the haematocrit term alone, so the
+    # haematocrit recovers to the sex's standard; then only the weight term (< 60) remains
+    last_resort = dict(fallback, hematocrit=np.where(
+        np.isfinite(hi), np.maximum(fallback["hematocrit"], np.where(male, 47.0, 42.0)),
+        fallback["hematocrit"]))
     grid = np.round(np.arange(0.0, 1.61, 0.02), 2)
     chosen: dict = {}
     value = np.full(n, np.nan)
-    for attempt in (fixed, fallback):
+    for attempt in (fixed, fallback, last_resort):
         rows = np.isnan(value)
         best = np.full(n, np.inf)
         for f in grid:
@@ -277,7 +284,7 @@ def cdai_followup(rng: np.random.Generator, w0: dict, sex, height, weight, impro
                 chosen[k] = np.where(better, c, chosen.get(k, np.zeros(n)))
         if not np.isnan(value).any():
             break
-    if np.isnan(value).any():  # pragma: no cover - the fallback always reaches both sides
+    if np.isnan(value).any():  # pragma: no cover - the last resort always reaches both sides
         raise RuntimeError("could not construct follow-up CDAI components inside the bounds")
     return chosen, value
 
