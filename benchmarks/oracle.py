@@ -307,15 +307,14 @@ def head_to_head_benchmark(study_name: str, ext: pd.DataFrame, y_ext, oracle_auc
         l2.append(roc_auc_score(y_ext, prob) / oracle_auc)
         l2_slopes.append(_slope(y_ext, prob))
     difference = np.array(flexible) - np.array(l2)
-    half = (stats.t.ppf(0.975, draws - 1) * difference.std(ddof=1) / np.sqrt(draws)
-            if draws > 1 else float("nan"))
-    mean = float(difference.mean())
+    low, high = (stats.ttest_rel(flexible, l2).confidence_interval() if draws > 1
+                 else (float("nan"), float("nan")))
     return {
         "h2h_draws": draws, "h2h_n": size,
         "h2h_flexible_mean_ratio": float(np.mean(flexible)),
         "h2h_l2_mean_ratio": float(np.mean(l2)),
-        "h2h_mean_difference": mean, "h2h_difference_ci_low": mean - half,
-        "h2h_difference_ci_high": mean + half,
+        "h2h_mean_difference": float(difference.mean()), "h2h_difference_ci_low": float(low),
+        "h2h_difference_ci_high": float(high),
         "h2h_share_flexible_not_worse": float((difference >= 0).mean()),
         "h2h_flexible_median_slope": float(np.median(flexible_slopes)),
         "h2h_l2_median_slope": float(np.median(l2_slopes)),

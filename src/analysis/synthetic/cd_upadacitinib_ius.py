@@ -89,6 +89,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.indices.crohns import (
+    CDAI_HCT_STANDARD,
     cdai,
     cdai_remission,
     cdai_response,
@@ -171,13 +172,18 @@ def true_linear_predictor(df: pd.DataFrame) -> np.ndarray:
 
 
 # ------------------------------------------------------------------- CDAI construction
+def _hematocrit_standard(male: np.ndarray) -> np.ndarray:
+    """The CDAI's standard haematocrit of each patient (men 47, women 42)."""
+    return np.where(male, CDAI_HCT_STANDARD["M"], CDAI_HCT_STANDARD["F"])
+
+
 def cdai_fast(comp: dict, male: np.ndarray, height, weight) -> np.ndarray:
     """Vectorised CDAI with the defaults of :func:`analysis.indices.crohns.cdai`.
 
     Used inside the search loops (the index function validates every call and codes sex
     row by row); the final values are always checked with the index function itself.
     """
-    hct_std = np.where(male, 47.0, 42.0)
+    hct_std = _hematocrit_standard(male)
     std_weight = (np.asarray(height, float) / 100.0) ** 2 * np.where(male, 22.1, 20.8)
     weight_term = np.maximum(100.0 * (1.0 - np.asarray(weight, float) / std_weight), -10.0)
     return (2 * comp["stools"] + 5 * comp["pain"] + 7 * comp["wellbeing"]
@@ -260,7 +266,7 @@ def cdai_followup(rng: np.random.Generator, w0: dict, sex, height, weight, impro
     # haematocrit near 24%) can stay above the bound on the haematocrit term alone, so the
     # haematocrit recovers to the sex's standard; then only the weight term (< 60) remains
     last_resort = dict(fallback, hematocrit=np.where(
-        np.isfinite(hi), np.maximum(fallback["hematocrit"], np.where(male, 47.0, 42.0)),
+        np.isfinite(hi), np.maximum(fallback["hematocrit"], _hematocrit_standard(male)),
         fallback["hematocrit"]))
     grid = np.round(np.arange(0.0, 1.61, 0.02), 2)
     chosen: dict = {}
