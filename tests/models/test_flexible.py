@@ -83,10 +83,14 @@ def test_spline_columns_are_harrells_basis_at_training_quantiles_then_scaled():
     assert {"smoker", "drug[b]", "drug[c]"} <= set(names) and "drug[a]" not in names
     decisions = basis.decisions().set_index("predictor")
     assert decisions.loc["failures", "knots"] == 0 and decisions.loc["crp", "columns"] == 4
-    # indicators keep their 0/1 scale (centred only); continuous columns are standardised
+    # dummies of a categorical keep their 0/1 scale (centred only); continuous and binary
+    # columns are standardised (rms::lrm scales a 0/1 numeric column by its SD)
     design = basis.transform(X)
-    assert design["smoker"].max() - design["smoker"].min() == pytest.approx(1.0)
+    smoker = X["smoker"].to_numpy(float)
+    assert design["smoker"].max() - design["smoker"].min() == pytest.approx(1 / smoker.std())
+    assert design["smoker"].std(ddof=0) == pytest.approx(1.0)
     assert design["drug[b]"].max() - design["drug[b]"].min() == pytest.approx(1.0)
+    assert design["drug[b]"].std(ddof=0) < 0.5
     assert design["age"].std(ddof=0) == pytest.approx(1.0)
 
 

@@ -231,10 +231,14 @@ def test_a_manifest_and_model_json_that_disagree_about_refits_are_refused(with_r
         load_model(folder)
 
 
-def test_loading_many_refits_is_bounded_and_cached(tmp_path):
+def test_loading_many_refits_is_bounded_and_cached(tmp_path, monkeypatch):
     # B = 200 refits of the project's own pipeline (spline, log, one-hot, logistic). Cold,
-    # checking and building them all costs about 1-2 s of CPU (skops builds each object of
-    # each pipeline); a second call - the calculator's next patient - reuses them
+    # checking and building them all costs a few seconds of CPU (skops builds each object of
+    # each pipeline); a second call - the calculator's next patient - checks the files again
+    # but builds nothing.  Speed itself is measured by benchmarks, not here: the CPU bound is
+    # only a guard against a pathological regression (an order of magnitude).
+    import skops.io
+
     study, pipeline, frame = make_project(tmp_path)
     save_model(pipeline, study, model_name="m", metrics=None, training_frame=frame,
                status="fit-for-clinical-use", refits=bootstrap_refits(frame, n=200))
@@ -242,17 +246,25 @@ def test_loading_many_refits_is_bounded_and_cached(tmp_path):
     predict_patients(study, one)  # imports
     from analysis.models import artifact
 
+    built = []
+    real_loads = skops.io.loads
+
+    def counting_loads(*args, **kwargs):
+        built.append(1)
+        return real_loads(*args, **kwargs)
+
+    monkeypatch.setattr(skops.io, "loads", counting_loads)
     artifact._LOADED.clear()
     start = time.process_time()
     got = predict_patients(study, one)
     cold = time.process_time() - start
-    start = time.process_time()
+    cold_builds = len(built)
     again = predict_patients(study, one)
-    warm = time.process_time() - start
     assert got["ci_lower"].notna().all()
     pd.testing.assert_frame_equal(got, again)
-    assert cold < 6.0, f"scoring one patient with 200 refits took {cold:.2f} s of CPU"
-    assert warm < 2.0 and warm < cold
+    assert cold_builds == 2  # the model and its 200 refits, one skops file each
+    assert len(built) == cold_builds  # the second patient builds nothing again
+    assert cold < 60.0, f"scoring one patient with 200 refits took {cold:.2f} s of CPU"
 
 
 # --------------------------------------------------------------------------- from the bootstrap
