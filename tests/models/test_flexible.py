@@ -89,6 +89,10 @@ def test_spline_columns_are_harrells_basis_at_training_quantiles_then_scaled():
     smoker = X["smoker"].to_numpy(float)
     assert design["smoker"].max() - design["smoker"].min() == pytest.approx(1 / smoker.std())
     assert design["smoker"].std(ddof=0) == pytest.approx(1.0)
+    # the same column scikit-learn's StandardScaler makes of the 0/1 values
+    from sklearn.preprocessing import StandardScaler
+    peer = StandardScaler().fit_transform(smoker[:, None])[:, 0]
+    np.testing.assert_allclose(design["smoker"].to_numpy(), peer, rtol=1e-12, atol=1e-12)
     assert design["drug[b]"].max() - design["drug[b]"].min() == pytest.approx(1.0)
     assert design["drug[b]"].std(ddof=0) < 0.5
     assert design["age"].std(ddof=0) == pytest.approx(1.0)
